@@ -19,7 +19,7 @@ func benchGenerate(b *testing.B, members, sims int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		events = s.Attendance + s.Transaction
+		events = s.Attendance + s.Transactions
 	}
 	sec := time.Since(start).Seconds() / float64(b.N)
 	b.ReportMetric(float64(members)/sec, "members/s")
@@ -48,7 +48,7 @@ func BenchmarkWriteDir100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/dataset")
-		b.ReportMetric(float64(s.Attendance+s.Transaction), "events")
+		b.ReportMetric(float64(s.Attendance+s.Transactions), "events")
 	}
 }
 
@@ -65,6 +65,6 @@ func BenchmarkWriteDir100kNoTruth(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/dataset")
-		b.ReportMetric(float64(s.Attendance+s.Transaction), "events")
+		b.ReportMetric(float64(s.Attendance+s.Transactions), "events")
 	}
 }

@@ -105,11 +105,26 @@ type Config struct {
 var DefaultStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // DefaultConfig returns the configuration of the embedded default data set.
+// Its TruthCutoffs is nil: the default schedule, which follows Weeks,
+// HorizonWeeks and TruthEvery when those are changed.
 func DefaultConfig() Config {
 	c := Config{Seed: 1}
 	c.fill()
-	c.TruthCutoffs = c.defaultCutoffs()
 	return c
+}
+
+// Cutoffs returns the truth cutoffs c describes: TruthCutoffs, or the
+// default schedule when it is nil, or none when TruthSims is negative.
+// Zero fields count as their defaults.
+func (c Config) Cutoffs() []time.Time {
+	c.fill()
+	switch {
+	case c.TruthSims < 0:
+		return nil
+	case c.TruthCutoffs != nil:
+		return c.TruthCutoffs
+	}
+	return c.defaultCutoffs()
 }
 
 // fill replaces zero fields by their defaults.
@@ -196,10 +211,7 @@ func (c *Config) normalize() ([]int, error) {
 	if c.TruthSims < 0 {
 		return nil, nil
 	}
-	cut := c.TruthCutoffs
-	if cut == nil {
-		cut = c.defaultCutoffs()
-	}
+	cut := c.Cutoffs()
 	weeks := make([]int, 0, len(cut))
 	for _, t := range cut {
 		d := t.Sub(c.Start)

@@ -315,6 +315,20 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+func TestDefaultConfigFollowsWeeks(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Weeks = 52
+	cut := cfg.Cutoffs()
+	// Weeks 26, 30, 34, 38, 42 (the next, 46, would end after week 52).
+	if len(cut) != 5 || !cut[0].Equal(cfg.Start.AddDate(0, 0, 7*26)) || !cut[4].Equal(cfg.Start.AddDate(0, 0, 7*42)) {
+		t.Errorf("cutoffs %v", cut)
+	}
+	cfg.TruthSims = -1
+	if cut := cfg.Cutoffs(); cut != nil {
+		t.Errorf("cutoffs %v without truth", cut)
+	}
+}
+
 func TestDefaultCutoffs(t *testing.T) {
 	for _, tc := range []struct {
 		weeks, every, h int

@@ -16,15 +16,15 @@ import (
 // Rates use the generator's hidden churn dates; tiers and the Alive rule use
 // only the data.
 type Summary struct {
-	Seed        uint64
-	Start, End  time.Time
-	Members     int
-	Stock       int // members who joined before Start
-	Clubs       int
-	Courses     int
-	Categories  []string
-	Attendance  int64
-	Transaction int64
+	Seed         uint64
+	Start, End   time.Time
+	Members      int
+	Stock        int // members who joined before Start
+	Clubs        int
+	Courses      int
+	Categories   []string
+	Attendance   int64
+	Transactions int64 // transaction rows
 	// Revenue is the net sum of all transaction amounts, minor units.
 	Revenue int64
 	// Contracts counts the members per contract type, in
@@ -119,7 +119,7 @@ func newAggregate(g *gen) *aggregate {
 func (a *aggregate) add(c *chunkResult) {
 	s := &a.s
 	s.Attendance += int64(len(c.att))
-	s.Transaction += int64(len(c.tx))
+	s.Transactions += int64(len(c.tx))
 	for i := range c.tx {
 		s.Revenue += c.tx[i].Amount
 	}
@@ -247,7 +247,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "members      %d (%d joined before the start, %d during)\n", s.Members, s.Stock, s.Members-s.Stock)
 	fmt.Fprintf(&b, "clubs        %d, %d courses in %d categories\n", s.Clubs, s.Courses, len(s.Categories))
 	fmt.Fprintf(&b, "events       %d attendance, %d transactions (%d total); net revenue %s\n",
-		s.Attendance, s.Transaction, s.Attendance+s.Transaction, eur(s.Revenue))
+		s.Attendance, s.Transactions, s.Attendance+s.Transactions, eur(s.Revenue))
 	b.WriteString("contracts    ")
 	for i, c := range datasets.ContractTypes {
 		if i > 0 {

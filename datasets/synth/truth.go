@@ -1,7 +1,6 @@
 package synth
 
 import (
-"sync/atomic"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -90,7 +89,7 @@ func (g *gen) truth(st *state, p *member, c int, ts *truthScratch) Truth {
 		first := -1
 		for h := range H {
 			w := c + h
-			ts.ev = g.step(&cp, p, w, ts.r, ts.ev[:0]); StepCount.Add(1); if active && (!annual || renewed || w > annWeek) { SettledSteps.Add(1) }
+			ts.ev = g.step(&cp, p, w, ts.r, ts.ev[:0])
 			for i := range ts.ev {
 				e := &ts.ev[i]
 				switch {
@@ -134,5 +133,3 @@ func (g *gen) truth(st *state, p *member, c int, ts *truthScratch) Truth {
 	}
 	return t
 }
-
-var StepCount, SettledSteps atomic.Int64
