@@ -31,7 +31,19 @@ import (
 // page v1, PLAIN or RLE_DICTIONARY encoded, Snappy compressed.
 //
 // Reading matches columns by name (exactly, else ignoring case), ignores
-// extra columns and accepts compatible types: see parquetConv.
+// extra columns and accepts compatible types: see parquetConv. It decodes
+// BatchRows rows at a time, column by column, page by page, so memory holds
+// one batch and one page per column whatever the size of the file.
+// Dictionary-encoded text is decoded once per dictionary entry.
+//
+// Damaged input ends in an error wrapping ErrNotParquet, not a crash: the
+// magic bytes, the footer length and the footer's Thrift structure are
+// checked before parquet-go parses the footer (checkFraming), the page
+// headers and compressed sizes of each column chunk before parquet-go
+// decodes its pages (checkChunk), and a panic inside parquet-go is
+// recovered. Pages over 256 MiB uncompressed or over 2^26 values are taken
+// to be damaged. Pages without checksums can still decode to wrong values,
+// which then fail as *RowErrors or pass as data: Parquet cannot tell.
 
 const (
 	// readBufferSize is the buffer of each column's page reader.

@@ -103,9 +103,20 @@ const (
 // OpenTable opens the table at path for reading. The format follows from
 // path: a file ending in .parquet or .csv (any case), or a directory whose
 // *.parquet and *.csv files, found recursively, are read in lexicographic
-// order of their paths as one table (see the package documentation on
-// partitions). Columns are matched by name; see the package documentation
-// for the types accepted.
+// order of their paths as one table. In a directory, files and folders
+// whose name starts with "_" or "." are skipped (_SUCCESS, _temporary,
+// .crc files, temporary files of writers), and partition keys in folder
+// names (year=2025/month=03) are not read: the rows' own columns hold them.
+//
+// Columns are matched by name, in any order; extra columns are ignored and
+// absent optional columns read as zero values. A missing required column or
+// a column of an incompatible type is an error wrapping ErrSchema; a file
+// that is not Parquet, or a damaged one, an error wrapping ErrNotParquet.
+// Parquet columns may be of any compatible type (INT32 or INT64, TIMESTAMP
+// in any unit, INT96, DATE, text). CSV files need a header row; their
+// values are RFC 3339 timestamps, YYYY-MM-DD dates, decimal integers
+// (amounts in minor units) and enum names, an empty field being null.
+// Parquet stores microseconds: finer digits are dropped on writing.
 func OpenTable[T Record](path string, opts *ReadOptions) (Reader[T], error) {
 	batch := defaultBatchRows
 	if opts != nil && opts.BatchRows > 0 {
