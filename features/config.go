@@ -1,0 +1,334 @@
+package features
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"retain/datasets"
+)
+
+// Label kinds: which definition of churn the churn label uses. See
+// docs/labels.md for the exact rules.
+const (
+	// LabelInactivity: no visit and no payment in [t, t+H), or a
+	// fixed-term contract ends in the horizon without a renewal.
+	LabelInactivity = "inactivity"
+	// LabelCancellation: a fixed-term contract ends in the horizon (or in its
+	// grace period just before t) without a renewal.
+	LabelCancellation = "cancellation"
+	// LabelAbsence: at t+H the member has not visited for AbsenceDays days.
+	LabelAbsence = "absence"
+)
+
+// Tier modes: how the trailing-spend thresholds of the tiers are set.
+const (
+	// TierFixed uses TierConfig.Core and TierConfig.Active as given.
+	TierFixed = "fixed"
+	// TierQuantile derives the thresholds from the spend distribution of
+	// the training split (BuildDataset) so that CoreShare of the training
+	// examples are core and ActiveShare active.
+	TierQuantile = "quantile"
+)
+
+// Config sets every choice that the features, labels, indicators and KPIs
+// depend on. Start from DefaultConfig and change fields; the zero Config is
+// not valid. A Config is stored in the FeatureSpec so that a model is always
+// served with the settings it was trained with. It encodes to JSON as is.
+type Config struct {
+	// Weeks is the number of weekly steps T in a sequence, ending at the
+	// cutoff. Default 26.
+	Weeks int
+	// HorizonWeeks is the label horizon H in weeks: labels look at
+	// [t, t+H). Default 8.
+	HorizonWeeks int
+	// CutoffEveryWeeks is the step between rolling training cutoffs.
+	// Default 4.
+	CutoffEveryWeeks int
+	// FirstCutoff and LastCutoff bound the rolling cutoffs (inclusive);
+	// they are rounded to week starts. Zero means automatic: the first
+	// cutoff is the first week start at least Weeks weeks after the start
+	// of the data (so that every window lies inside the data); the last is
+	// the last week start before the end of the data.
+	FirstCutoff, LastCutoff time.Time
+	// WeekStart is the first day of a week for the batch week grid.
+	// Default time.Monday.
+	WeekStart time.Weekday
+	// TimeZone is the IANA name of the zone in which days and weeks begin
+	// (the clubs' local time). Default "UTC".
+	TimeZone string
+	// DataEnd is the instant at which observation ends; a label whose
+	// horizon reaches past it is censored. Zero means: the manifest's End,
+	// or the start of the day after the last event when that is zero too.
+	DataEnd time.Time
+	// MaxDays caps day counts in the sequence (days since last visit,
+	// days to contract end). Default 365.
+	MaxDays int
+
+	Label  LabelConfig
+	Tier   TierConfig
+	Flags  FlagConfig
+	KPI    KPIConfig
+	Split  SplitConfig
+	Values ValueConfig
+}
+
+// LabelConfig defines churn. The default is LabelInactivity with H weeks.
+type LabelConfig struct {
+	// Kind is LabelInactivity (default), LabelCancellation or LabelAbsence.
+	Kind string
+	// AbsenceDays is the absence that counts as churn for LabelAbsence, and
+	// the absence that marks a member as already churned under it.
+	// Default 90.
+	AbsenceDays int
+	// RenewalKinds are the transaction kinds that renew a contract.
+	// Default ["renewal"].
+	RenewalKinds []string
+	// RenewBeforeDays and RenewAfterDays bound the window around a
+	// contract's end date in which a renewal transaction renews it:
+	// [end-RenewBeforeDays, end+RenewAfterDays). Defaults 60 and 30.
+	RenewBeforeDays, RenewAfterDays int
+	// LapseContractTypes are the contract types (datasets.ContractType
+	// names) whose end date can lapse. Members of other types, and members
+	// with no contract end, have open-ended contracts. Default ["annual"].
+	LapseContractTypes []string
+	// KeepAlreadyChurned keeps examples of members already churned at the
+	// cutoff (marked Excluded) instead of dropping them. Default false.
+	KeepAlreadyChurned bool
+}
+
+// TierConfig sets the customer tiers by trailing 52-week spend in minor
+// units: core >= Core > active >= Active > potential.
+type TierConfig struct {
+	// Mode is TierFixed (default) or TierQuantile.
+	Mode string
+	// Core and Active are the fixed thresholds in minor units.
+	// Defaults 90000 and 57500 (900.00 and 575.00), which put about 15 %,
+	// 35 % and 50 % of the synthetic data's examples in core, active and
+	// potential.
+	Core, Active int64
+	// CoreShare and ActiveShare are the target shares of the quantile mode.
+	// Defaults 0.15 and 0.35.
+	CoreShare, ActiveShare float64
+}
+
+// FlagConfig sets the thresholds of the rule flags. The flags' machine names
+// do not change with the thresholds.
+type FlagConfig struct {
+	// CallbackDays: no visit for this many days or more raises
+	// coach_callback_90d. Default 90.
+	CallbackDays int
+	// ReminderDays are the renewal reminder stages, loosest first: a
+	// contract that ends within ReminderDays[i] days raises the stage
+	// renewal_reminder_{60,30,15,7}d of the tightest matching i.
+	// Default [60, 30, 15, 7]. Must have 4 decreasing entries.
+	ReminderDays []int
+	// TrendWeeks is the length of each of the two windows compared by the
+	// visit trend and the frequency drop. Default 8.
+	TrendWeeks int
+	// FrequencyDrop: visits in the last TrendWeeks weeks at most
+	// (1-FrequencyDrop) times those of the TrendWeeks before raises
+	// frequency_drop_50. Default 0.5.
+	FrequencyDrop float64
+	// FrequencyMinVisits is the least number of visits in the earlier
+	// window for frequency_drop_50 to apply. Default 4.
+	FrequencyMinVisits int
+	// NewMemberDays: tenure under this many days raises new_member_90d.
+	// Default 90.
+	NewMemberDays int
+	// HotMonths and BaseMonths are the calendar months (1-12) compared by
+	// seasonal_churn_prone. Defaults [6, 7, 8] and [3, 4, 5].
+	HotMonths, BaseMonths []int
+	// SeasonalDrop: average weekly visits in the hot months of the last
+	// complete season at most (1-SeasonalDrop) times those of the base
+	// months raises seasonal_churn_prone. Default 0.4.
+	SeasonalDrop float64
+	// SeasonalMinVisits is the least number of visits in the base months
+	// for seasonal_churn_prone to apply. Default 4.
+	SeasonalMinVisits int
+}
+
+// KPIConfig sets the KPI thresholds below which a month is flagged.
+type KPIConfig struct {
+	// RenewalRateMin flags renewal_rate_low. Default 0.85.
+	RenewalRateMin float64
+	// ActiveShareMin flags active_share_low. Default 0.70.
+	ActiveShareMin float64
+	// RepurchaseRateMin flags repurchase_rate_low. Default 0.50.
+	RepurchaseRateMin float64
+	// RepurchaseLookbackDays: a course purchase is a repurchase when the
+	// member bought a course in this many days before it. Default 365.
+	RepurchaseLookbackDays int
+}
+
+// SplitConfig sets the time split of the cutoffs.
+type SplitConfig struct {
+	// ValidationFraction and TestFraction are the shares of the cutoffs
+	// (counted before the gaps are removed) that go to validation and test,
+	// latest cutoffs to test. Defaults 0.15 and 0.15.
+	ValidationFraction, TestFraction float64
+}
+
+// ValueConfig sets how values are scaled.
+type ValueConfig struct {
+	// MinorUnits is the number of decimals of the currency, used to turn
+	// minor units into major units. Default 2; BuildDataset takes it from
+	// the manifest when the manifest has one.
+	MinorUnits int
+	// LifetimeYears is the expected remaining lifetime used by the LTV
+	// estimate. Default 2.
+	LifetimeYears float64
+}
+
+// DefaultConfig returns the default configuration.
+func DefaultConfig() Config {
+	return Config{
+		Weeks:            26,
+		HorizonWeeks:     8,
+		CutoffEveryWeeks: 4,
+		WeekStart:        time.Monday,
+		TimeZone:         "UTC",
+		MaxDays:          365,
+		Label: LabelConfig{
+			Kind:               LabelInactivity,
+			AbsenceDays:        90,
+			RenewalKinds:       []string{datasets.TxRenewal.String()},
+			RenewBeforeDays:    60,
+			RenewAfterDays:     30,
+			LapseContractTypes: []string{datasets.ContractAnnual.String()},
+		},
+		Tier: TierConfig{
+			Mode:        TierFixed,
+			Core:        90000,
+			Active:      57500,
+			CoreShare:   0.15,
+			ActiveShare: 0.35,
+		},
+		Flags: FlagConfig{
+			CallbackDays:       90,
+			ReminderDays:       []int{60, 30, 15, 7},
+			TrendWeeks:         8,
+			FrequencyDrop:      0.5,
+			FrequencyMinVisits: 4,
+			NewMemberDays:      90,
+			HotMonths:          []int{6, 7, 8},
+			BaseMonths:         []int{3, 4, 5},
+			SeasonalDrop:       0.4,
+			SeasonalMinVisits:  4,
+		},
+		KPI: KPIConfig{
+			RenewalRateMin:         0.85,
+			ActiveShareMin:         0.70,
+			RepurchaseRateMin:      0.50,
+			RepurchaseLookbackDays: 365,
+		},
+		Split: SplitConfig{ValidationFraction: 0.15, TestFraction: 0.15},
+		Values: ValueConfig{
+			MinorUnits:    2,
+			LifetimeYears: 2,
+		},
+	}
+}
+
+// ErrConfig reports an invalid Config; checked with errors.Is.
+var ErrConfig = errors.New("features: invalid config")
+
+// Validate reports the first invalid field of c, wrapping ErrConfig.
+func (c *Config) Validate() error {
+	bad := func(field string, v any) error {
+		return fmt.Errorf("%w: %s = %v", ErrConfig, field, v)
+	}
+	switch {
+	case c.Weeks < 1 || c.Weeks > 520:
+		return bad("Weeks", c.Weeks)
+	case c.HorizonWeeks < 1 || c.HorizonWeeks > 260:
+		return bad("HorizonWeeks", c.HorizonWeeks)
+	case c.CutoffEveryWeeks < 1:
+		return bad("CutoffEveryWeeks", c.CutoffEveryWeeks)
+	case c.WeekStart < time.Sunday || c.WeekStart > time.Saturday:
+		return bad("WeekStart", c.WeekStart)
+	case c.MaxDays < 1:
+		return bad("MaxDays", c.MaxDays)
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		return fmt.Errorf("%w: TimeZone %q: %v", ErrConfig, c.TimeZone, err)
+	}
+	l := &c.Label
+	switch l.Kind {
+	case LabelInactivity, LabelCancellation, LabelAbsence:
+	default:
+		return bad("Label.Kind", l.Kind)
+	}
+	if l.AbsenceDays < 1 {
+		return bad("Label.AbsenceDays", l.AbsenceDays)
+	}
+	if l.RenewBeforeDays < 0 || l.RenewAfterDays < 0 {
+		return bad("Label.RenewBeforeDays/RenewAfterDays", [2]int{l.RenewBeforeDays, l.RenewAfterDays})
+	}
+	for _, k := range l.RenewalKinds {
+		if _, err := datasets.ParseTxKind(k); err != nil {
+			return fmt.Errorf("%w: Label.RenewalKinds: %v", ErrConfig, err)
+		}
+	}
+	for _, k := range l.LapseContractTypes {
+		if _, err := datasets.ParseContractType(k); err != nil {
+			return fmt.Errorf("%w: Label.LapseContractTypes: %v", ErrConfig, err)
+		}
+	}
+	t := &c.Tier
+	switch t.Mode {
+	case TierFixed:
+		if t.Active < 0 || t.Core < t.Active {
+			return bad("Tier.Core/Active", [2]int64{t.Core, t.Active})
+		}
+	case TierQuantile:
+		if t.CoreShare <= 0 || t.ActiveShare <= 0 || t.CoreShare+t.ActiveShare >= 1 {
+			return bad("Tier.CoreShare/ActiveShare", [2]float64{t.CoreShare, t.ActiveShare})
+		}
+	default:
+		return bad("Tier.Mode", t.Mode)
+	}
+	f := &c.Flags
+	if len(f.ReminderDays) != 4 {
+		return bad("Flags.ReminderDays", f.ReminderDays)
+	}
+	for i, d := range f.ReminderDays {
+		if d < 0 || (i > 0 && d >= f.ReminderDays[i-1]) {
+			return bad("Flags.ReminderDays", f.ReminderDays)
+		}
+	}
+	switch {
+	case f.CallbackDays < 1:
+		return bad("Flags.CallbackDays", f.CallbackDays)
+	case f.TrendWeeks < 1:
+		return bad("Flags.TrendWeeks", f.TrendWeeks)
+	case f.FrequencyDrop <= 0 || f.FrequencyDrop > 1:
+		return bad("Flags.FrequencyDrop", f.FrequencyDrop)
+	case f.NewMemberDays < 1:
+		return bad("Flags.NewMemberDays", f.NewMemberDays)
+	case f.SeasonalDrop <= 0 || f.SeasonalDrop > 1:
+		return bad("Flags.SeasonalDrop", f.SeasonalDrop)
+	case len(f.HotMonths) == 0 || len(f.BaseMonths) == 0:
+		return bad("Flags.HotMonths/BaseMonths", [2][]int{f.HotMonths, f.BaseMonths})
+	}
+	for _, m := range append(append([]int(nil), f.HotMonths...), f.BaseMonths...) {
+		if m < 1 || m > 12 {
+			return bad("Flags.HotMonths/BaseMonths", m)
+		}
+	}
+	k := &c.KPI
+	if k.RepurchaseLookbackDays < 1 {
+		return bad("KPI.RepurchaseLookbackDays", k.RepurchaseLookbackDays)
+	}
+	s := &c.Split
+	if s.ValidationFraction < 0 || s.TestFraction < 0 || s.ValidationFraction+s.TestFraction >= 1 {
+		return bad("Split", *s)
+	}
+	if c.Values.MinorUnits < 0 || c.Values.MinorUnits > 6 {
+		return bad("Values.MinorUnits", c.Values.MinorUnits)
+	}
+	if c.Values.LifetimeYears < 0 {
+		return bad("Values.LifetimeYears", c.Values.LifetimeYears)
+	}
+	return nil
+}

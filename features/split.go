@@ -1,0 +1,148 @@
+package features
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Split is the time split an example belongs to.
+type Split uint8
+
+// Splits. SplitGap marks cutoffs dropped so that no label horizon of one
+// split reaches into the next; SplitNone marks an example outside a split
+// (single-member scoring).
+const (
+	SplitTrain Split = iota
+	SplitValidation
+	SplitTest
+	SplitGap
+	SplitNone
+)
+
+var splitNames = []string{"train", "validation", "test", "gap", "none"}
+
+func (s Split) String() string {
+	if int(s) < len(splitNames) {
+		return splitNames[s]
+	}
+	return fmt.Sprintf("Split(%d)", s)
+}
+
+// MarshalText encodes the split by name.
+func (s Split) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a split name.
+func (s *Split) UnmarshalText(b []byte) error {
+	for i, n := range splitNames {
+		if n == string(b) {
+			*s = Split(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("features: unknown split %q", b)
+}
+
+// Cutoffs returns the rolling cutoffs of cfg for data observed in
+// [start, end): week starts of the batch grid (Config.WeekStart at midnight
+// in Config.TimeZone), CutoffEveryWeeks apart. Unless set in cfg, the first
+// is the first week start at least Weeks weeks after start, and the last is
+// the last one whose horizon ends by end, so that no default cutoff is
+// censored by the end of the data.
+func Cutoffs(cfg *Config, start, end time.Time) ([]time.Time, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	loc, _ := time.LoadLocation(cfg.TimeZone)
+	clk := newClock(loc)
+	days := cutoffDays(cfg, &clk, start, end)
+	out := make([]time.Time, len(days))
+	for i, d := range days {
+		out[i] = clk.instant(d)
+	}
+	return out, nil
+}
+
+func cutoffDays(cfg *Config, clk *clock, start, end time.Time) []int32 {
+	g := grid{phase: phaseOf(cfg.WeekStart)}
+	ceilWeek := func(day int32) int32 { return g.week(day + 6) }
+	var first, last int32
+	if cfg.FirstCutoff.IsZero() {
+		first = ceilWeek(clk.day(start) + 7*int32(cfg.Weeks))
+	} else {
+		first = ceilWeek(clk.day(cfg.FirstCutoff))
+	}
+	if cfg.LastCutoff.IsZero() {
+		last = g.week(clk.day(end) - 7*int32(cfg.HorizonWeeks))
+	} else {
+		last = g.week(clk.day(cfg.LastCutoff))
+	}
+	var out []int32
+	for w := first; w <= last; w += int32(cfg.CutoffEveryWeeks) {
+		out = append(out, g.start(w))
+	}
+	return out
+}
+
+// SplitByTime assigns each of the ascending cutoffs a split: the latest
+// round(n*TestFraction) cutoffs go to test, the round(n*ValidationFraction)
+// before them to validation, the rest to train (each non-empty fraction
+// gets at least one cutoff while two or more remain for train). Then every
+// cutoff whose label horizon [c, c+HorizonWeeks) reaches past the first
+// cutoff of the next split becomes SplitGap, so train < validation < test
+// with the horizon gap respected.
+func SplitByTime(cutoffs []time.Time, cfg *Config) ([]Split, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(cutoffs); i++ {
+		if !cutoffs[i-1].Before(cutoffs[i]) {
+			return nil, fmt.Errorf("features: cutoffs not strictly ascending at %d (%s, %s)", i, cutoffs[i-1], cutoffs[i])
+		}
+	}
+	n := len(cutoffs)
+	count := func(frac float64, avail int) int {
+		if frac <= 0 {
+			return 0
+		}
+		k := int(math.Round(float64(n) * frac))
+		if k < 1 {
+			k = 1
+		}
+		if avail-k < 2 {
+			k = max(avail-2, 0)
+		}
+		return k
+	}
+	nTest := count(cfg.Split.TestFraction, n)
+	nVal := count(cfg.Split.ValidationFraction, n-nTest)
+	out := make([]Split, n)
+	for i := range out {
+		switch {
+		case i >= n-nTest:
+			out[i] = SplitTest
+		case i >= n-nTest-nVal:
+			out[i] = SplitValidation
+		default:
+			out[i] = SplitTrain
+		}
+	}
+	// From the latest cutoff back, so that the splits after i are final.
+	for i := n - 1; i >= 0; i-- {
+		// The first cutoff of a later split.
+		next := -1
+		for j := i + 1; j < n; j++ {
+			if out[j] != out[i] && out[j] != SplitGap {
+				next = j
+				break
+			}
+		}
+		if next < 0 || out[i] == SplitGap {
+			continue
+		}
+		if cutoffs[i].AddDate(0, 0, 7*cfg.HorizonWeeks).After(cutoffs[next]) {
+			out[i] = SplitGap
+		}
+	}
+	return out, nil
+}
