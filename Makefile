@@ -18,7 +18,7 @@ build:
 
 ## demo: generate the embedded default gym dataset and print its summary.
 demo: build
-	./bin/retain generate --members $(DEMO_MEMBERS) --weeks $(DEMO_WEEKS) --seed $(DEMO_SEED) --out $(DEMO_DIR)/data
+	./bin/retain generate --members $(DEMO_MEMBERS) --weeks $(DEMO_WEEKS) --seed $(DEMO_SEED) --out $(DEMO_DIR)/data --overwrite
 	./bin/retain validate $(DEMO_DIR)/data
 
 ## test: formatting, vet, and every test (the CI command; under 10 minutes on 2 cores).

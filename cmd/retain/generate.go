@@ -23,6 +23,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	start := fs.String("start", cfg.Start.Format(time.DateOnly), "first day of the data (YYYY-MM-DD, UTC)")
 	out := fs.String("out", "", "output dataset directory (required)")
 	quiet := fs.Bool("quiet", false, "do not print the summary")
+	overwrite := fs.Bool("overwrite", false, "replace an existing non-empty output directory")
+	format := fs.String("format", "parquet", "table format: parquet or csv")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,7 +39,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Start = t
 	began := time.Now()
-	sum, err := synth.WriteDir(cfg, *out, nil)
+	sum, err := synth.WriteDir(cfg, *out, &synth.WriteOptions{Format: *format, Overwrite: *overwrite})
 	if err != nil {
 		return err
 	}
