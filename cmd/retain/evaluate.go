@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"retain/features"
+	"retain/model"
+	"retain/train"
+)
+
+func init() {
+	register(command{name: "evaluate", summary: "evaluate a model bundle against baselines and the oracle on the test split", run: runEvaluate})
+}
+
+func runEvaluate(args []string, stdout, stderr io.Writer) error {
+	var o train.EvalOptions
+	fs := newFlags("evaluate", stderr)
+	bundlePath := fs.String("model", "", "model bundle to evaluate (omit for baselines and oracle only)")
+	featPath := fs.String("features", "", "training file whose test split is evaluated (the one the model was trained on)")
+	data := fs.String("data", "", "dataset directory: its ground truth (truth/truth.csv) is the oracle; without --features its training file is built with the model's feature config")
+	truthPath := fs.String("truth", "", "ground-truth file (instead of the one in --data)")
+	out := fs.String("out", "", "directory for report.md, report.json and the plots (required)")
+	noTruth := fs.Bool("no-truth", false, "do not look for ground truth in --data")
+	fs.IntVar(&o.MaxLogisticRows, "logistic-rows", 500000, "at most this many training rows for the logistic-regression baseline (sampled beyond)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of that sample")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || (*featPath == "" && *data == "") {
+		fmt.Fprintln(stderr, "retain evaluate: give --out and --features or --data")
+		fs.Usage()
+		return errUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var pred train.Predictor
+	var bundle *model.Bundle
+	cfg := features.DefaultConfig()
+	if *bundlePath != "" {
+		b, err := model.Load(*bundlePath)
+		if err != nil {
+			return err
+		}
+		bundle, cfg = b, b.Spec.Config
+		o.ModelFingerprint = b.DataFingerprint
+		o.History = bundleHistory(b)
+	} else {
+		fmt.Fprintln(stderr, "retain evaluate: no --model: baselines and oracle only")
+	}
+
+	path := *featPath
+	if path == "" {
+		tmp, err := os.MkdirTemp("", "retain-evaluate-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		path = filepath.Join(tmp, "features.rtfs")
+		rep, err := features.BuildDataset(*data, cfg, path)
+		if err != nil {
+			return err
+		}
+		writeBuildReport(stderr, rep)
+	}
+	if bundle != nil {
+		if err := checkEvalFile(bundle, path); err != nil {
+			return err
+		}
+		pred = train.BundlePredictor(bundle)
+	}
+
+	tp := *truthPath
+	if tp == "" && *data != "" && !*noTruth {
+		p, err := train.TruthPath(*data)
+		if err != nil {
+			return fmt.Errorf("%w (give --no-truth to evaluate without the oracle)", err)
+		}
+		tp = p
+	}
+
+	began := time.Now()
+	rep, err := train.Evaluate(ctx, path, pred, tp, &o)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteDir(*out); err != nil {
+		return err
+	}
+	if err := rep.WriteText(stdout); err != nil {
+		return err
+	}
+	for _, n := range rep.PlotNotes {
+		fmt.Fprintln(stdout, n)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s, %s and %d plots to %s in %.1fs\n", train.ReportMarkdown, train.ReportJSON, len(rep.Plots), *out, time.Since(began).Seconds())
+	return nil
+}
+
+// checkEvalFile checks that the training file at path can be scored by b
+// and labels churn as b was trained to predict it.
+func checkEvalFile(b *model.Bundle, path string) error {
+	fr, err := features.OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	spec := &fr.Header().Spec
+	if err := b.CheckCompatible(spec); err != nil {
+		return err
+	}
+	bl, fl := b.Spec.Config, spec.Config
+	if bl.Label.Kind != fl.Label.Kind || bl.HorizonWeeks != fl.HorizonWeeks {
+		return fmt.Errorf("%s labels churn as %q over %d weeks; the model was trained for %q over %d weeks",
+			path, fl.Label.Kind, fl.HorizonWeeks, bl.Label.Kind, bl.HorizonWeeks)
+	}
+	return nil
+}
+
+// bundleHistory returns the training history stored in the bundle: the
+// "History" list of its Training record, when train put one there; nil
+// otherwise (the report then leaves out the loss plot and says so).
+func bundleHistory(b *model.Bundle) []train.EpochStats {
+	if len(b.Training) == 0 {
+		return nil
+	}
+	var rec struct{ History []train.EpochStats }
+	if json.Unmarshal(b.Training, &rec) != nil {
+		return nil
+	}
+	return rec.History
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"retain/train"
+)
+
+// TestEvaluateCLI runs generate, train and evaluate on a small gym and
+// checks that evaluate writes its report, plots and comparison table, with
+// and without a model.
+func TestEvaluateCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := runCLI(t, "generate", "--members", "300", "--weeks", "104", "--seed", "5", "--truth-sims", "20", "--quiet", "--out", data); code != 0 {
+		t.Fatalf("generate exited %d: %s", code, stderr)
+	}
+
+	// Without a model: baselines and oracle, training file built from --data.
+	out := filepath.Join(dir, "base")
+	code, stdout, stderr := runCLI(t, "evaluate", "--data", data, "--out", out)
+	if code != 0 {
+		t.Fatalf("evaluate exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{"logistic regression", "most frequent", "oracle", "N/A"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("evaluate printed no %q:\n%s", want, stdout)
+		}
+	}
+	for _, name := range []string{train.ReportMarkdown, train.ReportJSON, train.PlotROC, train.PlotCalibration} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// With a model trained on the same training file.
+	feat := filepath.Join(dir, "features.rtfs")
+	bundle := filepath.Join(dir, "model.bundle")
+	if code, _, stderr := runCLI(t, "train", "--data", data, "--features-out", feat, "--out", bundle, "--epochs", "1", "--hidden", "8", "--quiet"); code != 0 {
+		t.Fatalf("train exited %d: %s", code, stderr)
+	}
+	out = filepath.Join(dir, "model")
+	code, stdout, stderr = runCLI(t, "evaluate", "--model", bundle, "--features", feat, "--data", data, "--out", out)
+	if code != 0 {
+		t.Fatalf("evaluate exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "model ") || !(strings.Contains(stdout, "PASS") || strings.Contains(stdout, "FAIL")) {
+		t.Errorf("no model row or bar verdicts:\n%s", stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(out, train.ReportJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep train.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Churn[0].Method != train.MethodModel || rep.Oracle == nil || rep.ModelFingerprint != rep.DataFingerprint {
+		t.Errorf("report: first method %q, oracle %v, fingerprints %s / %s", rep.Churn[0].Method, rep.Oracle != nil, rep.ModelFingerprint, rep.DataFingerprint)
+	}
+
+	// A training file with another label definition is refused.
+	other := filepath.Join(dir, "absence.rtfs")
+	if code, _, stderr := runCLI(t, "features", "--data", data, "--label", "absence", "--out", other); code != 0 {
+		t.Fatalf("features exited %d: %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "evaluate", "--model", bundle, "--features", other, "--out", filepath.Join(dir, "x"))
+	if code == 0 || !strings.Contains(stderr, "labels churn as") {
+		t.Errorf("evaluate with another label: exit %d, stderr %s", code, stderr)
+	}
+
+	// Usage errors.
+	if code, _, _ := runCLI(t, "evaluate", "--model", bundle); code != 2 {
+		t.Errorf("evaluate without --out: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"retain/features"
+)
+
+func init() {
+	register(command{name: "features", summary: "build the training file (sequences, labels, splits) of a dataset", run: runFeatures})
+}
+
+// featureFlags maps flags onto a features.Config; train reuses it for
+// --data.
+func featureFlags(fs *flag.FlagSet, cfg *features.Config) {
+	fs.IntVar(&cfg.Weeks, "weeks", cfg.Weeks, "weeks per sequence")
+	fs.IntVar(&cfg.HorizonWeeks, "horizon", cfg.HorizonWeeks, "label horizon in weeks")
+	fs.IntVar(&cfg.CutoffEveryWeeks, "cutoff-every", cfg.CutoffEveryWeeks, "weeks between rolling cutoffs")
+	fs.StringVar(&cfg.Label.Kind, "label", cfg.Label.Kind, "churn label: inactivity, cancellation or absence")
+	fs.IntVar(&cfg.Label.AbsenceDays, "absence-days", cfg.Label.AbsenceDays, "absence that counts as churn for --label absence")
+	fs.StringVar(&cfg.TimeZone, "tz", cfg.TimeZone, "IANA time zone in which days and weeks begin")
+	fs.Float64Var(&cfg.Split.ValidationFraction, "val-fraction", cfg.Split.ValidationFraction, "share of cutoffs for validation")
+	fs.Float64Var(&cfg.Split.TestFraction, "test-fraction", cfg.Split.TestFraction, "share of cutoffs for test (the latest)")
+}
+
+func runFeatures(args []string, stdout, stderr io.Writer) error {
+	cfg := features.DefaultConfig()
+	fs := newFlags("features", stderr)
+	data := fs.String("data", "", "dataset directory (required)")
+	out := fs.String("out", "", "training file to write (required)")
+	featureFlags(fs, &cfg)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" || *out == "" {
+		fmt.Fprintln(stderr, "retain features: --data and --out are required")
+		fs.Usage()
+		return errUsage
+	}
+	rep, err := features.BuildDataset(*data, cfg, *out)
+	if err != nil {
+		return err
+	}
+	writeBuildReport(stdout, rep)
+	return nil
+}
+
+// writeBuildReport prints the summary of a feature build.
+func writeBuildReport(w io.Writer, rep *features.BuildReport) {
+	fmt.Fprintf(w, "wrote %s (%d bytes) in %.1fs (%.0f events/s)\n", rep.Output, rep.Bytes, rep.Seconds, rep.EventsPerSecond)
+	fmt.Fprintf(w, "members %d, courses %d, attendance %d, transactions %d, rejected %d\n",
+		rep.Members, rep.Courses, rep.Attendance, rep.Transactions, rep.Rejected)
+	if rep.UnknownMember > 0 || rep.UnknownCourse > 0 {
+		fmt.Fprintf(w, "skipped events of unknown members %d; visits of unknown courses %d\n", rep.UnknownMember, rep.UnknownCourse)
+	}
+	for _, s := range rep.RejectedSamples {
+		fmt.Fprintf(w, "  rejected: %s\n", s)
+	}
+	fmt.Fprintf(w, "data %s .. %s, %d cutoffs\n", rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), len(rep.Cutoffs))
+	names := make([]string, 0, len(rep.Examples))
+	for n := range rep.Examples {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "%-11s %9s %9s %7s %9s %9s %9s\n", "split", "examples", "positive", "rate", "censored", "excluded", "nextclass")
+	for _, n := range names {
+		c := rep.Examples[n]
+		rate := 0.0
+		if lab := c.Examples - c.Censored - c.Excluded; lab > 0 {
+			rate = float64(c.Positives) / float64(lab)
+		}
+		fmt.Fprintf(w, "%-11s %9d %9d %7.3f %9d %9d %9d\n", n, c.Examples, c.Positives, rate, c.Censored, c.Excluded, c.NextClass)
+	}
+}
