@@ -9,7 +9,7 @@ DEMO_MEMBERS ?= 5000
 DEMO_WEEKS   ?= 104
 DEMO_SEED    ?= 1
 
-.PHONY: all build demo test vet fmt fmt-check lint bench clean
+.PHONY: all build demo test vet fmt fmt-check lint bench clean proto proto-check
 
 all: build
 
@@ -40,6 +40,45 @@ lint: fmt-check vet
 ## bench: benchmarks (not part of make test); figures go to docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./datasets/... ./features/...
+
+## proto: regenerate the Go code of proto/ (committed beside the .proto files).
+## buf and the protoc plugins are fetched through the Go module proxy at the
+## pinned versions below; the plugins run locally, so buf needs no network.
+BUF_VERSION                ?= v1.75.0
+PROTOC_GEN_GO_VERSION      ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+GRPC_GATEWAY_VERSION       ?= v2.33.0
+BUF            = $(GO) run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+PROTOC_GEN_GO      = .tools/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)/protoc-gen-go
+PROTOC_GEN_GO_GRPC = .tools/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)/protoc-gen-go-grpc
+PROTOC_GEN_GATEWAY = .tools/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)/protoc-gen-grpc-gateway
+PROTO_PLUGINS  = $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(PROTOC_GEN_GATEWAY)
+PROTO_PATH     = $(CURDIR)/$(dir $(PROTOC_GEN_GO)):$(CURDIR)/$(dir $(PROTOC_GEN_GO_GRPC)):$(CURDIR)/$(dir $(PROTOC_GEN_GATEWAY)):$$PATH
+
+$(PROTOC_GEN_GO):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+$(PROTOC_GEN_GO_GRPC):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+$(PROTOC_GEN_GATEWAY):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+
+proto: $(PROTO_PLUGINS)
+	cd proto && PATH="$(PROTO_PATH)" $(BUF) lint
+	cd proto && PATH="$(PROTO_PATH)" $(BUF) generate
+
+## proto-check: fail when the committed *.pb.go differ from what `make proto`
+## would generate (or when buf lint fails).
+proto-check: $(PROTO_PLUGINS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd proto && \
+	PATH="$(PROTO_PATH)" $(BUF) lint && \
+	PATH="$(PROTO_PATH)" $(BUF) generate -o "$$tmp/gen" && \
+	find . -name '*.pb.go' -o -name '*.pb.gw.go' | sort > "$$tmp/committed" && \
+	(cd "$$tmp/gen" && find . -name '*.pb.go' -o -name '*.pb.gw.go' | sort) > "$$tmp/generated" && \
+	diff -u "$$tmp/committed" "$$tmp/generated" && \
+	while read -r f; do diff -u "$$f" "$$tmp/gen/$$f" || exit 1; done < "$$tmp/committed" && \
+	echo "proto-check: generated code is up to date"
 
 clean:
 	rm -rf bin $(DEMO_DIR)

@@ -1,0 +1,158 @@
+package serve_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"retain/serve"
+)
+
+// post sends body to the JSON/HTTP face and returns the status and the
+// response body.
+func post(t *testing.T, url, call, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url+"/retain.v1.RetainService/"+call, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestHTTPFace(t *testing.T) {
+	checkNoLeak(t)
+	ts := startServer(t, serve.Options{MaxRecvMsgBytes: 32 << 10}, &fakeScorer{version: "v1"}, nil)
+	web := httptest.NewServer(ts.srv.HTTPHandler())
+	t.Cleanup(web.Close)
+
+	code, body := post(t, web.URL, "ScoreMember", tokCRM, `{"member_id": "m1", "top_k": 1}`)
+	if code != http.StatusOK {
+		t.Fatalf("ScoreMember: %d %s", code, body)
+	}
+	var got struct {
+		Score struct {
+			MemberID         string  `json:"memberId"`
+			ChurnProbability float64 `json:"churnProbability"`
+			RiskLevel        string  `json:"riskLevel"`
+			NextCourses      []struct {
+				CourseID string `json:"courseId"`
+			} `json:"nextCourses"`
+		} `json:"score"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	// As over gRPC (TestScoreMember): p = 1/6, LOW, yoga first.
+	if got.Score.MemberID != "m1" || got.Score.ChurnProbability != 1.0/6 || got.Score.RiskLevel != "RISK_LEVEL_LOW" ||
+		len(got.Score.NextCourses) != 1 || got.Score.NextCourses[0].CourseID != "yoga" {
+		t.Errorf("ScoreMember: %s", body)
+	}
+
+	for _, tc := range []struct {
+		name, call, token, body string
+		code                    int
+		contains                string
+	}{
+		{"no token", "ScoreMember", "", `{"member_id": "m1"}`, http.StatusUnauthorized, "bearer"},
+		{"coach cannot ingest", "IngestEvents", tokCoach, `{"attendance": []}`, http.StatusForbidden, "lacks scope ingest"},
+		{"coach recommends", "RecommendClasses", tokCoach, `{"member_id": "m1"}`, http.StatusOK, `"courseId":"yoga"`},
+		{"field named", "ScoreMember", tokCRM, `{"member_id": "m1", "top_k": 99}`, http.StatusBadRequest, `"field":"top_k"`},
+		{"unknown JSON field", "ScoreMember", tokCRM, `{"memberid": "m1"}`, http.StatusBadRequest, "memberid"},
+		{"unknown member", "ScoreMember", tokCRM, `{"member_id": "nobody"}`, http.StatusNotFound, "nobody"},
+		{"ingest", "IngestEvents", tokCRM, `{"attendance": [{"event_id": "h-1", "member_id": "m1",
+			"ts": "2025-06-01T09:00:00Z", "source": "SOURCE_APP"}]}`, http.StatusOK, `"accepted":1`},
+		{"too big", "ScoreMember", tokCRM, `{"member_id": "` + strings.Repeat("m", 40<<10) + `"}`, http.StatusBadRequest, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := post(t, web.URL, tc.call, tc.token, tc.body)
+			if code != tc.code || !strings.Contains(body, tc.contains) {
+				t.Errorf("%d %s; want %d and %q", code, body, tc.code, tc.contains)
+			}
+		})
+	}
+
+	// StreamScores answers one JSON object a line.
+	code, body = post(t, web.URL, "StreamScores", tokCRM, `{}`)
+	if code != http.StatusOK {
+		t.Fatalf("StreamScores: %d %s", code, body)
+	}
+	var members []string
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		var line struct {
+			Result struct {
+				Score struct {
+					MemberID string `json:"memberId"`
+				} `json:"score"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		members = append(members, line.Result.Score.MemberID)
+	}
+	if strings.Join(members, " ") != "m1 m2 m3" {
+		t.Errorf("StreamScores: %v, want m1 m2 m3", members)
+	}
+}
+
+func TestListenAndServe(t *testing.T) {
+	checkNoLeak(t)
+	store, err := serve.OpenStore(t.TempDir()+"/s.db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv, err := serve.New(serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NoAuth: true},
+		nil, store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenAndServe: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not return after its context was cancelled")
+	}
+
+	// A busy address is an error, not a hang.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	srv, err = serve.New(serve.Options{Addr: "127.0.0.1:0", MetricsAddr: l.Addr().String(), NoAuth: true}, nil, store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.ListenAndServe(context.Background()); err == nil || !strings.Contains(err.Error(), "metrics") {
+		t.Errorf("ListenAndServe with a busy metrics address: %v", err)
+	}
+}

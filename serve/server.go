@@ -1,0 +1,803 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"retain/datasets"
+	retainv1 "retain/proto/retain/v1"
+)
+
+// ServiceName is the gRPC service of the retain.v1 API, as the health
+// service knows it.
+const ServiceName = "retain.v1.RetainService"
+
+// Server serves the retain.v1 API. Create it with New, start it with Serve
+// or ListenAndServe, stop it with Shutdown.
+type Server struct {
+	retainv1.UnimplementedRetainServiceServer
+
+	opts    Options
+	store   *Store
+	log     *slog.Logger
+	metrics *metrics
+	gather  prometheus.Gatherer // nil when the Registerer is not one
+	loc     *time.Location
+	tls     *tls.Config // nil without TLS
+	health  *health.Server
+	grpc    *grpc.Server
+	gw      *gateway
+
+	scorer atomic.Pointer[liveScorer]
+	setMu  sync.Mutex // serializes SetScorer
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+var _ retainv1.RetainServiceServer = (*Server)(nil)
+
+// liveScorer is the Scorer that scores and its Info, read once.
+type liveScorer struct {
+	s    Scorer
+	info ModelInfo
+}
+
+// New returns a Server over store, scoring with scorer. scorer may be nil:
+// the server then reports NOT_SERVING and scoring calls answer UNAVAILABLE
+// until SetScorer gives it one. A non-nil scorer is checked as by
+// SetScorer. logger nil discards logs; reg nil registers the metrics in a
+// new private registry. When reg is also a prometheus.Gatherer (a
+// *prometheus.Registry is), MetricsHandler serves it.
+func New(opts Options, scorer Scorer, store *Store, logger *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, errors.New("serve: New: nil store")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	loc, err := time.LoadLocation(o.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("serve: options: TimeZone: %w", err)
+	}
+	var tlsCfg *tls.Config
+	if o.TLSCertFile != "" {
+		if tlsCfg, err = serverTLS(&o); err != nil {
+			return nil, err
+		}
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, store: store, log: logger, metrics: m, loc: loc, tls: tlsCfg}
+	s.gather, _ = reg.(prometheus.Gatherer)
+
+	common := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(o.MaxRecvMsgBytes),
+		grpc.MaxSendMsgSize(o.MaxSendMsgBytes),
+		grpc.MaxConcurrentStreams(o.MaxConcurrentStreams),
+		// observe sees the final status; recover turns a panic anywhere
+		// below it, auth and handlers included, into INTERNAL.
+		grpc.ChainUnaryInterceptor(s.observeUnary, s.recoverUnary, s.authUnary, s.deadlineUnary),
+		grpc.ChainStreamInterceptor(s.observeStream, s.recoverStream, s.authStream),
+	}
+	sopts := common
+	if tlsCfg != nil {
+		sopts = append(slices.Clip(sopts), grpc.Creds(credentials.NewTLS(tlsCfg)))
+	} else {
+		logger.Warn("serving without TLS: tokens travel in the clear")
+	}
+	s.grpc = grpc.NewServer(sopts...)
+	retainv1.RegisterRetainServiceServer(s.grpc, s)
+	s.health = health.NewServer()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.health.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if !o.NoReflection {
+		reflection.Register(s.grpc)
+	}
+	if s.gw, err = s.newGateway(common); err != nil {
+		return nil, err
+	}
+	if scorer != nil {
+		if err := s.SetScorer(context.Background(), scorer); err != nil {
+			s.gw.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// SetScorer checks sc and, when it passes, makes it the Scorer of every
+// call that starts afterwards; calls in flight finish with the Scorer they
+// started with. The health service turns SERVING. When the check fails the
+// current Scorer stays and the error says why: the hot reload of a model
+// bundle calls SetScorer and keeps serving the old model if the new one is
+// bad.
+//
+// The check: Info().Version is not empty; Check passes when sc is a
+// Checker; and when the store holds members, sc scores the first of them
+// (by member_id) as of now, and the Score is valid (see Score). The check
+// is bounded by Options.CheckTimeout.
+//
+// SetScorer(ctx, nil) unloads the Scorer: NOT_SERVING, scoring calls
+// answer UNAVAILABLE.
+func (s *Server) SetScorer(ctx context.Context, sc Scorer) error {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	if sc == nil {
+		s.scorer.Store(nil)
+		s.metrics.model.Reset()
+		s.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+		s.log.Warn("model unloaded")
+		return nil
+	}
+	info := sc.Info()
+	if err := s.checkScorer(ctx, sc, &info); err != nil {
+		s.log.Error("model check failed; keeping the current model", "version", info.Version, "err", err)
+		return fmt.Errorf("serve: model %q failed its check: %w", info.Version, err)
+	}
+	s.scorer.Store(&liveScorer{s: sc, info: info})
+	s.metrics.model.Reset()
+	s.metrics.model.WithLabelValues(info.Version).Set(1)
+	s.setHealth(healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("model live", "version", info.Version, "trained_at", info.TrainedAt)
+	return nil
+}
+
+func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(ServiceName, st)
+}
+
+func (s *Server) checkScorer(ctx context.Context, sc Scorer, info *ModelInfo) error {
+	if info.Version == "" || len(info.Version) > MaxIDBytes || !utf8.ValidString(info.Version) {
+		return fmt.Errorf("version %q: want 1 to %d bytes of UTF-8", info.Version, MaxIDBytes)
+	}
+	for name, v := range info.Metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("metric %s is %v", name, v)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CheckTimeout)
+	defer cancel()
+	if c, ok := sc.(Checker); ok {
+		if err := c.Check(ctx); err != nil {
+			return fmt.Errorf("self-check: %w", err)
+		}
+	}
+	ids, err := s.store.MemberIDs("", 1)
+	if err != nil {
+		return fmt.Errorf("trial score: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	asOf := s.opts.Now()
+	h, err := s.store.HistoryBefore(ids[0], asOf)
+	if err != nil {
+		return fmt.Errorf("trial score: %w", err)
+	}
+	score, err := sc.Score(ctx, h, asOf)
+	if err != nil {
+		return fmt.Errorf("trial score of member %q: %w", ids[0], err)
+	}
+	if err := checkScore(score); err != nil {
+		return fmt.Errorf("trial score of member %q: %w", ids[0], err)
+	}
+	return nil
+}
+
+// checkScore checks a Scorer's output.
+func checkScore(sc *Score) error {
+	if sc == nil {
+		return errors.New("nil score")
+	}
+	prob := func(what string, p float64) error {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("%s %v outside [0, 1]", what, p)
+		}
+		return nil
+	}
+	if err := prob("churn probability", sc.ChurnProbability); err != nil {
+		return err
+	}
+	for i, c := range sc.NextCourses {
+		if c.CourseID == "" {
+			return fmt.Errorf("next course %d has no course id", i)
+		}
+		if err := prob("probability of course "+c.CourseID, c.Probability); err != nil {
+			return err
+		}
+	}
+	for _, r := range sc.Reasons {
+		if math.IsNaN(r.Contribution) || math.IsInf(r.Contribution, 0) {
+			return fmt.Errorf("reason %s: contribution %v", r.Name, r.Contribution)
+		}
+	}
+	strs := append([]string{sc.Tier, sc.Action.Kind, sc.Action.Stage, sc.Action.OfferText}, sc.Flags...)
+	for _, r := range sc.Reasons {
+		strs = append(strs, r.Name, r.Description)
+	}
+	for _, c := range sc.NextCourses {
+		strs = append(strs, c.CourseID)
+	}
+	for _, x := range strs {
+		if !utf8.ValidString(x) {
+			return fmt.Errorf("string %q is not valid UTF-8", x)
+		}
+	}
+	return nil
+}
+
+// Serve accepts gRPC connections on lis until Shutdown, after which it
+// returns nil.
+func (s *Server) Serve(lis net.Listener) error {
+	if err := s.grpc.Serve(lis); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// MetricsHandler returns the HTTP handler of the Prometheus metrics, to be
+// served on its own port (ListenAndServe does) at /metrics. It answers 500
+// when the Registerer given to New is not a prometheus.Gatherer.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.gather == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "serve: the metrics registry cannot be gathered", http.StatusInternalServerError)
+		})
+	}
+	return promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})
+}
+
+// ListenAndServe serves gRPC on Options.Addr, the metrics on
+// Options.MetricsAddr (at /metrics) and, when Options.HTTPAddr is set, the
+// JSON/HTTP face there, until ctx is done or a listener fails; then it
+// shuts everything down as Shutdown does.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	lis, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	errc := make(chan error, 3)
+	running := 1
+	go func() { errc <- s.Serve(lis) }()
+	s.log.Info("serving gRPC", "addr", lis.Addr().String(), "tls", s.tls != nil)
+
+	var https []*http.Server
+	serveHTTP := func(what, addr string, h http.Handler, cfg *tls.Config) error {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("serve: %s: %w", what, err)
+		}
+		if cfg != nil {
+			l = tls.NewListener(l, cfg)
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		https = append(https, hs)
+		running++
+		go func() {
+			err := hs.Serve(l)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else if err != nil {
+				err = fmt.Errorf("serve: %s: %w", what, err)
+			}
+			errc <- err
+		}()
+		s.log.Info("serving "+what, "addr", l.Addr().String(), "tls", cfg != nil)
+		return nil
+	}
+	var errs []error
+	if s.opts.MetricsAddr != "-" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.MetricsHandler())
+		if err := serveHTTP("metrics", s.opts.MetricsAddr, mux, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.opts.HTTPAddr != "" && len(errs) == 0 {
+		var cfg *tls.Config
+		if s.tls != nil {
+			cfg = s.tls.Clone()
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+		}
+		if err := serveHTTP("JSON/HTTP", s.opts.HTTPAddr, s.HTTPHandler(), cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	if len(errs) == 0 {
+		select {
+		case <-ctx.Done():
+		case err := <-errc:
+			running--
+			errs = append(errs, err)
+		}
+	}
+	// The HTTP servers drain their requests while the gRPC servers drain
+	// theirs (the JSON/HTTP face's calls among them).
+	var wg sync.WaitGroup
+	for _, hs := range https {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close()
+			}
+		}()
+	}
+	errs = append(errs, s.Shutdown(context.Background()))
+	wg.Wait()
+	for ; running > 0; running-- {
+		errs = append(errs, <-errc)
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops the server gracefully: the health service turns
+// NOT_SERVING, listeners close, new calls are refused, and the calls in
+// flight run to their end for up to Options.ShutdownTimeout or until ctx
+// is done, after which they are cancelled and Shutdown returns an error
+// saying so. Later calls return the first call's result. Shutdown does not
+// close the Store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.health.Shutdown()
+		done := make(chan struct{})
+		go func() {
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); s.grpc.GracefulStop() }()
+			go func() { defer wg.Done(); s.gw.gracefulStop() }()
+			wg.Wait()
+			close(done)
+		}()
+		t := time.NewTimer(s.opts.ShutdownTimeout)
+		defer t.Stop()
+		defer s.gw.close()
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		s.grpc.Stop()
+		s.gw.srv.Stop()
+		<-done
+		s.stopErr = errors.New("serve: shutdown: calls still in flight were cancelled")
+		s.log.Warn("shutdown cancelled calls in flight", "after", s.opts.ShutdownTimeout)
+	})
+	return s.stopErr
+}
+
+// live returns the current Scorer or UNAVAILABLE.
+func (s *Server) live() (*liveScorer, error) {
+	ls := s.scorer.Load()
+	if ls == nil {
+		return nil, status.Error(codes.Unavailable, "no model loaded")
+	}
+	return ls, nil
+}
+
+// asOf returns the instant of a request: t, or now when unset.
+func (s *Server) asOf(t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return s.opts.Now().UTC()
+	}
+	return t.AsTime()
+}
+
+func (s *Server) topK(k int32) int {
+	if k == 0 {
+		return s.opts.DefaultTopK
+	}
+	return int(k)
+}
+
+// ctxErr turns a context error into its status.
+func ctxErr(err error) error {
+	return status.FromContextError(err).Err()
+}
+
+// storedHistory returns the history of a member of the store before asOf.
+func (s *Server) storedHistory(id string, asOf time.Time) (*History, error) {
+	h, err := s.store.HistoryBefore(id, asOf)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, status.Errorf(codes.NotFound, "member %q not found", id)
+	case err != nil:
+		s.log.Error("read history", "member", id, "err", err)
+		return nil, status.Error(codes.Internal, "reading the member state failed")
+	}
+	return h, nil
+}
+
+// inlineHistory converts a validated inline history, checks its course ids
+// against the store, and keeps the events before asOf, sorted by time.
+func (s *Server) inlineHistory(pb *retainv1.MemberHistory, asOf time.Time) (*History, error) {
+	h := historyFromPB(pb)
+	var ids []string
+	for _, a := range h.Attendance {
+		if a.CourseID != "" {
+			ids = append(ids, a.CourseID)
+		}
+	}
+	if len(ids) > 0 {
+		known, err := s.store.Courses(ids)
+		if err != nil {
+			s.log.Error("read courses", "err", err)
+			return nil, status.Error(codes.Internal, "reading the timetable failed")
+		}
+		v := &violations{lim: s.opts.limits()}
+		for i, a := range h.Attendance {
+			if _, ok := known[a.CourseID]; a.CourseID != "" && !ok {
+				v.add(fmt.Sprintf("history.attendance[%d].course_id", i), "unknown course %q", shorten(a.CourseID))
+			}
+		}
+		if err := v.err(); err != nil {
+			return nil, err
+		}
+	}
+	h.Attendance = slices.DeleteFunc(h.Attendance, func(a datasets.Attendance) bool { return !a.TS.Before(asOf) })
+	h.Transactions = slices.DeleteFunc(h.Transactions, func(t datasets.Transaction) bool { return !t.TS.Before(asOf) })
+	slices.SortStableFunc(h.Attendance, func(a, b datasets.Attendance) int {
+		return cmpEvent(a.TS, b.TS, a.EventID, b.EventID)
+	})
+	slices.SortStableFunc(h.Transactions, func(a, b datasets.Transaction) int {
+		return cmpEvent(a.TS, b.TS, a.EventID, b.EventID)
+	})
+	return h, nil
+}
+
+func cmpEvent(ta, tb time.Time, ia, ib string) int {
+	if c := ta.Compare(tb); c != 0 {
+		return c
+	}
+	return strings.Compare(ia, ib)
+}
+
+// history returns the history of a scoring request's subject.
+func (s *Server) history(memberID *string, inline *retainv1.MemberHistory, asOf time.Time) (*History, error) {
+	if memberID != nil {
+		return s.storedHistory(*memberID, asOf)
+	}
+	return s.inlineHistory(inline, asOf)
+}
+
+// score scores h with ls and builds the MemberScore.
+func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int) (*retainv1.MemberScore, error) {
+	sc, err := ls.s.Score(ctx, h, asOf)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx.Err())
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, ctxErr(err)
+		}
+		s.log.Error("scoring failed", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
+		return nil, status.Error(codes.Internal, "scoring failed")
+	}
+	if err := checkScore(sc); err != nil {
+		s.log.Error("model returned an invalid score", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
+		return nil, status.Error(codes.Internal, "the model returned an invalid score")
+	}
+	courses, err := s.suggestions(sc.NextCourses, topK, asOf)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.churn.Observe(sc.ChurnProbability)
+	ms := &retainv1.MemberScore{
+		MemberId:         h.Member.MemberID,
+		ChurnProbability: sc.ChurnProbability,
+		RiskLevel:        s.risk(sc.ChurnProbability),
+		Flags:            slices.Clone(sc.Flags),
+		Tier:             sc.Tier,
+		NextCourses:      courses,
+		ModelVersion:     ls.info.Version,
+		ScoredAt:         timestamppb.New(s.opts.Now()),
+		AsOf:             timestamppb.New(asOf),
+	}
+	for _, r := range sc.Reasons {
+		ms.Reasons = append(ms.Reasons, &retainv1.Reason{Name: r.Name, Description: r.Description, Contribution: r.Contribution})
+	}
+	if sc.Action != (Action{}) {
+		ms.RecommendedAction = &retainv1.Action{Kind: sc.Action.Kind, Stage: sc.Action.Stage, OfferText: sc.Action.OfferText}
+	}
+	return ms, nil
+}
+
+// risk buckets a churn probability by Options.Risk.
+func (s *Server) risk(p float64) retainv1.RiskLevel {
+	switch {
+	case p >= s.opts.Risk.High:
+		return retainv1.RiskLevel_RISK_LEVEL_HIGH
+	case p >= s.opts.Risk.Medium:
+		return retainv1.RiskLevel_RISK_LEVEL_MEDIUM
+	}
+	return retainv1.RiskLevel_RISK_LEVEL_LOW
+}
+
+// suggestions turns the first topK course probabilities into suggestions
+// with the courses' names and next sessions from the store's timetable.
+func (s *Server) suggestions(next []CourseProbability, topK int, asOf time.Time) ([]*retainv1.CourseSuggestion, error) {
+	next = next[:min(topK, len(next))]
+	if len(next) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(next))
+	for i, c := range next {
+		ids[i] = c.CourseID
+	}
+	known, err := s.store.Courses(ids)
+	if err != nil {
+		s.log.Error("read courses", "err", err)
+		return nil, status.Error(codes.Internal, "reading the timetable failed")
+	}
+	out := make([]*retainv1.CourseSuggestion, len(next))
+	for i, c := range next {
+		cs := &retainv1.CourseSuggestion{CourseId: c.CourseID, Probability: c.Probability}
+		if co, ok := known[c.CourseID]; ok {
+			cs.Name, cs.Category = co.Name, co.Category
+			for _, t := range nextSessions(&co, asOf, s.loc, s.opts.SessionsPerCourse) {
+				cs.NextSessions = append(cs.NextSessions, &retainv1.Session{
+					CourseId: co.CourseID, StartsAt: timestamppb.New(t), Club: co.Club, Coach: co.Coach,
+				})
+			}
+		}
+		out[i] = cs
+	}
+	return out, nil
+}
+
+// ScoreMember implements retainv1.RetainServiceServer.
+func (s *Server) ScoreMember(ctx context.Context, req *retainv1.ScoreMemberRequest) (*retainv1.ScoreMemberResponse, error) {
+	if err := validateScore(req, s.opts.limits()); err != nil {
+		return nil, err
+	}
+	ls, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	asOf := s.asOf(req.GetAsOf())
+	var id *string
+	if x, ok := req.GetSubject().(*retainv1.ScoreMemberRequest_MemberId); ok {
+		id = &x.MemberId
+	}
+	h, err := s.history(id, req.GetHistory(), asOf)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.score(ctx, ls, h, asOf, s.topK(req.GetTopK()))
+	if err != nil {
+		return nil, err
+	}
+	return &retainv1.ScoreMemberResponse{Score: ms}, nil
+}
+
+// scoreStored scores a member of the store; a member-level failure comes
+// back as a ScoreError, a call-level one (the context) as an error.
+func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asOf time.Time, topK int) (*retainv1.MemberScore, *retainv1.ScoreError, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, ctxErr(err)
+	}
+	h, err := s.storedHistory(id, asOf)
+	if err == nil {
+		var ms *retainv1.MemberScore
+		ms, err = s.score(ctx, ls, h, asOf, topK)
+		if err == nil {
+			return ms, nil, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, nil, ctxErr(ctx.Err())
+	}
+	st := status.Convert(err)
+	return nil, &retainv1.ScoreError{MemberId: id, Code: int32(st.Code()), Message: st.Message()}, nil
+}
+
+// ScoreMembers implements retainv1.RetainServiceServer.
+func (s *Server) ScoreMembers(ctx context.Context, req *retainv1.ScoreMembersRequest) (*retainv1.ScoreMembersResponse, error) {
+	if err := validateScoreMembers(req, s.opts.limits()); err != nil {
+		return nil, err
+	}
+	ls, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
+	resp := &retainv1.ScoreMembersResponse{}
+	for _, id := range req.GetMemberIds() {
+		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK)
+		if err != nil {
+			return nil, err
+		}
+		if se != nil {
+			resp.Errors = append(resp.Errors, se)
+			continue
+		}
+		resp.Scores = append(resp.Scores, ms)
+	}
+	return resp, nil
+}
+
+// streamPage is the number of member ids StreamScores reads from the store
+// at a time, each page in its own short read transaction.
+const streamPage = 256
+
+// StreamScores implements retainv1.RetainServiceServer. One model version
+// scores a whole stream.
+func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.ServerStreamingServer[retainv1.StreamScoresResponse]) error {
+	if err := validateStream(req, s.opts.limits()); err != nil {
+		return err
+	}
+	ls, err := s.live()
+	if err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
+	send := func(id string) error {
+		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK)
+		if err != nil {
+			return err
+		}
+		resp := &retainv1.StreamScoresResponse{}
+		if se != nil {
+			resp.Result = &retainv1.StreamScoresResponse_Error{Error: se}
+		} else {
+			resp.Result = &retainv1.StreamScoresResponse_Score{Score: ms}
+		}
+		return stream.Send(resp)
+	}
+	if ids := req.GetMemberIds(); len(ids) > 0 {
+		for _, id := range ids {
+			if err := send(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	after := req.GetStartAfter()
+	for {
+		ids, err := s.store.MemberIDs(after, streamPage)
+		if err != nil {
+			s.log.Error("list members", "err", err)
+			return status.Error(codes.Internal, "reading the member state failed")
+		}
+		for _, id := range ids {
+			if err := send(id); err != nil {
+				return err
+			}
+		}
+		if len(ids) < streamPage {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// RecommendClasses implements retainv1.RetainServiceServer.
+func (s *Server) RecommendClasses(ctx context.Context, req *retainv1.RecommendClassesRequest) (*retainv1.RecommendClassesResponse, error) {
+	if err := validateRecommend(req, s.opts.limits()); err != nil {
+		return nil, err
+	}
+	ls, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	asOf := s.asOf(req.GetAsOf())
+	var id *string
+	if x, ok := req.GetSubject().(*retainv1.RecommendClassesRequest_MemberId); ok {
+		id = &x.MemberId
+	}
+	h, err := s.history(id, req.GetHistory(), asOf)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.score(ctx, ls, h, asOf, s.topK(req.GetTopK()))
+	if err != nil {
+		return nil, err
+	}
+	return &retainv1.RecommendClassesResponse{
+		MemberId: ms.MemberId, Courses: ms.NextCourses, ModelVersion: ms.ModelVersion, ScoredAt: ms.ScoredAt,
+	}, nil
+}
+
+// IngestEvents implements retainv1.RetainServiceServer. The response is
+// sent only after the store committed and fsynced the batch. A call whose
+// client gave up may still have been committed; retrying it is safe, since
+// events are idempotent by event_id.
+func (s *Server) IngestEvents(ctx context.Context, req *retainv1.IngestEventsRequest) (*retainv1.IngestEventsResponse, error) {
+	if err := validateIngest(req, s.opts.limits()); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxErr(err)
+	}
+	res, err := s.store.AppendEvents(batchFromPB(req))
+	if err != nil {
+		var re *RefError
+		if errors.As(err, &re) {
+			code := codes.InvalidArgument
+			if errors.Is(err, datasets.ErrUnknownMember) {
+				code = codes.NotFound
+			}
+			msg := strings.TrimPrefix(re.Error(), "serve: ")
+			st := status.New(code, msg)
+			if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+				{Field: re.Field, Description: msg},
+			}}); derr == nil {
+				st = d
+			}
+			return nil, st.Err()
+		}
+		s.log.Error("append events", "err", err)
+		return nil, status.Error(codes.Internal, "storing the events failed")
+	}
+	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Attendance + res.Transactions))
+	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	return &retainv1.IngestEventsResponse{
+		Accepted:        int32(res.Attendance + res.Transactions),
+		Duplicates:      int32(res.Duplicates),
+		MembersUpserted: int32(res.Members),
+		CoursesUpserted: int32(res.Courses),
+	}, nil
+}
+
+// GetModelInfo implements retainv1.RetainServiceServer.
+func (s *Server) GetModelInfo(ctx context.Context, req *retainv1.GetModelInfoRequest) (*retainv1.GetModelInfoResponse, error) {
+	ls, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	info := ls.info
+	resp := &retainv1.GetModelInfoResponse{
+		Version:        info.Version,
+		TrainedAt:      pbTime(info.TrainedAt),
+		FeatureNames:   slices.Clone(info.FeatureNames),
+		RiskThresholds: &retainv1.RiskThresholds{Medium: s.opts.Risk.Medium, High: s.opts.Risk.High},
+	}
+	if len(info.Metrics) > 0 {
+		resp.Metrics = make(map[string]float64, len(info.Metrics))
+		for k, v := range info.Metrics {
+			resp.Metrics[k] = v
+		}
+	}
+	return resp, nil
+}
