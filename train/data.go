@@ -184,6 +184,7 @@ func (d *trainData) addBlock(blk *features.MemberBlock) {
 	T, F := d.T, d.F
 	n := len(blk.Mask)
 	lo, hi := n, 0 // rows needed
+	used := false
 	for k := range blk.Examples {
 		e := &blk.Examples[k]
 		switch {
@@ -200,11 +201,12 @@ func (d *trainData) addBlock(blk *features.MemberBlock) {
 			continue
 		}
 		end := int((e.CutoffDay - blk.FirstDay) / 7)
-		lo, hi = min(lo, max(end-T, 0)), max(hi, min(end, n))
+		lo, hi, used = min(lo, max(end-T, 0)), max(hi, min(end, n)), true
 	}
-	if lo >= hi {
+	if !used {
 		return
 	}
+	lo = min(lo, hi)
 	// Leading masked-out rows are zero, as are the rows before the block:
 	// skip them.
 	for lo < hi && blk.Mask[lo] == 0 {
