@@ -16,10 +16,16 @@ all: build
 build:
 	$(GO) build -o bin/retain ./cmd/retain
 
-## demo: generate the embedded default gym dataset and print its summary.
+## demo: the main job on the embedded default data: generate the synthetic
+## gym, check every row, build features, train the LSTM, evaluate it against
+## the baselines and the generator's oracle, and print the comparison.
 demo: build
 	./bin/retain generate --members $(DEMO_MEMBERS) --weeks $(DEMO_WEEKS) --seed $(DEMO_SEED) --out $(DEMO_DIR)/data --overwrite
 	./bin/retain validate $(DEMO_DIR)/data
+	./bin/retain features --data $(DEMO_DIR)/data --out $(DEMO_DIR)/features.rtfs
+	./bin/retain train --features $(DEMO_DIR)/features.rtfs --out $(DEMO_DIR)/model.rtmb
+	./bin/retain evaluate --model $(DEMO_DIR)/model.rtmb --features $(DEMO_DIR)/features.rtfs --data $(DEMO_DIR)/data --out $(DEMO_DIR)/eval
+	@echo "report: $(DEMO_DIR)/eval/report.md"
 
 ## test: formatting, vet, and every test (the CI command; under 10 minutes on 2 cores).
 test: fmt-check vet
@@ -39,7 +45,7 @@ lint: fmt-check vet
 
 ## bench: benchmarks (not part of make test); figures go to docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./datasets/... ./features/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./datasets/... ./features/... ./model/... ./train/...
 
 ## proto: regenerate the Go code of proto/ (committed beside the .proto files).
 ## buf and the protoc plugins are fetched through the Go module proxy at the
