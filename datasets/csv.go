@@ -191,15 +191,12 @@ func (r *csvReader[T]) Close() error {
 }
 
 type csvWriter[T Record] struct {
-	path   string
-	af     *atomicFile
+	fileEnd
 	bw     *bufio.Writer
 	cw     *csv.Writer
 	fields []field[T]
 	rec    []string
 	row    int64
-	err    error // sticky: a writer that failed cannot be committed
-	closed bool
 }
 
 func createCSV[T Record](path string) (Writer[T], error) {
@@ -220,11 +217,11 @@ func newCSVWriter[T Record](path string, dst io.Writer) *csvWriter[T] {
 	bw := bufio.NewWriterSize(dst, csvBufferSize)
 	fields := fieldsOf[T]()
 	return &csvWriter[T]{
-		path:   path,
-		bw:     bw,
-		cw:     csv.NewWriter(bw),
-		fields: fields,
-		rec:    make([]string, len(fields)),
+		fileEnd: fileEnd{path: path},
+		bw:      bw,
+		cw:      csv.NewWriter(bw),
+		fields:  fields,
+		rec:     make([]string, len(fields)),
 	}
 }
 
@@ -262,29 +259,4 @@ func (w *csvWriter[T]) flush() error {
 	return w.bw.Flush()
 }
 
-func (w *csvWriter[T]) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	if w.err != nil {
-		w.af.Abort()
-		return w.err
-	}
-	if err := w.flush(); err != nil {
-		w.af.Abort()
-		return fmt.Errorf("datasets: write %s: %w", w.path, err)
-	}
-	if err := w.af.Commit(); err != nil {
-		return fmt.Errorf("datasets: %w", err)
-	}
-	return nil
-}
-
-func (w *csvWriter[T]) Abort() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	return w.af.Abort()
-}
+func (w *csvWriter[T]) Close() error { return w.end(w.flush) }

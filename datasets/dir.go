@@ -163,6 +163,56 @@ func WriteManifest(dir string, m Manifest) error {
 // atomicFile is a file written under a temporary name in the directory of
 // its final path and renamed there by Commit. The temporary name starts with
 // "." so that readers of a folder of partitions skip it.
+// fileEnd is the end of a file writer's life, shared by the CSV and Parquet
+// writers: a sticky error, and a Close that commits the atomic file only
+// when nothing failed.
+type fileEnd struct {
+	path   string
+	af     *atomicFile // nil for a writer on a plain io.Writer
+	err    error       // sticky: a writer that failed cannot be committed
+	closed bool
+}
+
+// end finishes the file with finish and commits it; on any failure the
+// file is discarded.
+func (e *fileEnd) end(finish func() error) error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if e.err != nil {
+		e.abortFile()
+		return e.err
+	}
+	if err := finish(); err != nil {
+		e.abortFile()
+		return fmt.Errorf("datasets: write %s: %w", e.path, err)
+	}
+	if e.af == nil {
+		return nil
+	}
+	if err := e.af.Commit(); err != nil {
+		return fmt.Errorf("datasets: %w", err)
+	}
+	return nil
+}
+
+// Abort discards everything written.
+func (e *fileEnd) Abort() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	return e.abortFile()
+}
+
+func (e *fileEnd) abortFile() error {
+	if e.af == nil {
+		return nil
+	}
+	return e.af.Abort()
+}
+
 type atomicFile struct {
 	*os.File
 	path string

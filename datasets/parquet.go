@@ -257,15 +257,12 @@ func newPQBuffer[T Record](w io.Writer) pqRows[T] {
 // pqWriter writes one Parquet file. Its output is an atomicFile, or, within
 // a partitioned writer, a plain file in a temporary folder (af nil, f set).
 type pqWriter[T Record] struct {
-	path      string
-	af        *atomicFile
+	fileEnd
 	f         *os.File
 	buf       pqRows[T]
 	groupRows int
 	inGroup   int   // rows in the current row group
 	rows      int64 // rows written
-	err       error // sticky: a writer that failed cannot be committed
-	closed    bool
 }
 
 func createParquet[T Record](path string, o WriteOptions) (Writer[T], error) {
@@ -279,7 +276,7 @@ func createParquet[T Record](path string, o WriteOptions) (Writer[T], error) {
 }
 
 func newPQWriter[T Record](path string, out io.Writer, groupRows int) *pqWriter[T] {
-	return &pqWriter[T]{path: path, buf: newPQBuffer[T](out), groupRows: groupRows}
+	return &pqWriter[T]{fileEnd: fileEnd{path: path}, buf: newPQBuffer[T](out), groupRows: groupRows}
 }
 
 func (w *pqWriter[T]) Write(rows []T) (n int, err error) {
@@ -329,32 +326,7 @@ func (w *pqWriter[T]) finish() (err error) {
 	return w.buf.close()
 }
 
-func (w *pqWriter[T]) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	if w.err != nil {
-		w.af.Abort()
-		return w.err
-	}
-	if err := w.finish(); err != nil {
-		w.af.Abort()
-		return fmt.Errorf("datasets: write %s: %w", w.path, err)
-	}
-	if err := w.af.Commit(); err != nil {
-		return fmt.Errorf("datasets: %w", err)
-	}
-	return nil
-}
-
-func (w *pqWriter[T]) Abort() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	return w.af.Abort()
-}
+func (w *pqWriter[T]) Close() error { return w.end(w.finish) }
 
 // parquetConv is how values of a file's column become values of a field.
 //
