@@ -46,12 +46,12 @@ type csvReader[T Record] struct {
 	interns []interner
 }
 
-func openCSV[T Record](path string) (Reader[T], error) {
+func openCSV[T Record](path string, skip []string) (Reader[T], error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %w", err)
 	}
-	r, err := newCSVReader[T](path, f)
+	r, err := newCSVReader[T](path, f, skip)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -61,8 +61,9 @@ func openCSV[T Record](path string) (Reader[T], error) {
 }
 
 // newCSVReader reads the header from src and returns a reader of the rows
-// that follow. path names src in errors.
-func newCSVReader[T Record](path string, src io.Reader) (*csvReader[T], error) {
+// that follow, leaving the columns named in skip unread. path names src in
+// errors.
+func newCSVReader[T Record](path string, src io.Reader, skip []string) (*csvReader[T], error) {
 	br := bufio.NewReaderSize(src, csvBufferSize)
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		br.Discard(3)
@@ -103,6 +104,10 @@ func newCSVReader[T Record](path string, src io.Reader) (*csvReader[T], error) {
 	}
 	var missing []string
 	for i := range fields {
+		if slices.Contains(skip, fields[i].name) {
+			r.col[i] = -1
+			continue
+		}
 		if r.col[i] < 0 && !fields[i].optional {
 			missing = append(missing, fields[i].name)
 		}

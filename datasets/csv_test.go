@@ -17,7 +17,7 @@ import (
 // row errors; a fatal error fails the test.
 func readCSVString[T Record](t testing.TB, text string) ([]T, []*RowError) {
 	t.Helper()
-	r, err := newCSVReader[T]("in.csv", strings.NewReader(text))
+	r, err := newCSVReader[T]("in.csv", strings.NewReader(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestCSVHeader(t *testing.T) {
 		{"twice", "event_id,member_id,ts,ts,duration_min,source\n", `"ts" appears twice`},
 	}
 	for _, tc := range bad {
-		_, err := newCSVReader[Attendance]("in.csv", strings.NewReader(tc.text))
+		_, err := newCSVReader[Attendance]("in.csv", strings.NewReader(tc.text), nil)
 		if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "in.csv") {
 			t.Errorf("%s: got %v, want ErrSchema mentioning in.csv and %q", tc.name, err, tc.msg)
 		}
@@ -234,7 +234,7 @@ func FuzzCSVReader(f *testing.F) {
 // fuzzCSV reads b as CSV; the rows that parse must survive a write and a
 // second read unchanged.
 func fuzzCSV[T Record](t *testing.T, b []byte) {
-	r, err := newCSVReader[T]("fuzz.csv", bytes.NewReader(b))
+	r, err := newCSVReader[T]("fuzz.csv", bytes.NewReader(b), nil)
 	if err != nil {
 		if !errors.Is(err, ErrSchema) {
 			t.Fatalf("header: got %v, want ErrSchema", err)

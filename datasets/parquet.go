@@ -516,12 +516,12 @@ func notParquet(path, msg string, cause error) error {
 	return &fileError{op: "read", path: path, kind: ErrNotParquet, msg: msg, cause: cause}
 }
 
-func openParquet[T Record](path string, batch int) (Reader[T], error) {
+func openParquet[T Record](path string, o ReadOptions) (Reader[T], error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %w", err)
 	}
-	r, err := newParquetReader[T](path, f, batch)
+	r, err := newParquetReader[T](path, f, o.BatchRows, o.SkipColumns)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -531,8 +531,9 @@ func openParquet[T Record](path string, batch int) (Reader[T], error) {
 }
 
 // newParquetReader checks the framing of the Parquet data in src, reads its
-// footer and resolves the columns of T. path names src in errors.
-func newParquetReader[T Record](path string, src io.ReaderAt, batch int) (r *parquetReader[T], err error) {
+// footer and resolves the columns of T but those named in skip. path names
+// src in errors.
+func newParquetReader[T Record](path string, src io.ReaderAt, batch int, skip []string) (r *parquetReader[T], err error) {
 	size, err := sizeOf(src)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: read %s: %w", path, err)
@@ -565,7 +566,7 @@ func newParquetReader[T Record](path string, src io.ReaderAt, batch int) (r *par
 		batch:  make([]T, batch),
 		errs:   make([]*RowError, batch),
 	}
-	if err := r.resolve(size); err != nil {
+	if err := r.resolve(size, skip); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -627,7 +628,7 @@ func checkFraming(path string, src io.ReaderAt, size int64) error {
 // resolve maps each field to a top-level column of the file by name and
 // checks types. It also checks that the column chunks to be read lie within
 // the file.
-func (r *parquetReader[T]) resolve(size int64) error {
+func (r *parquetReader[T]) resolve(size int64, skip []string) error {
 	md := r.pf.Metadata()
 	top, err := topLevel(md.Schema)
 	if err != nil {
@@ -642,6 +643,9 @@ func (r *parquetReader[T]) resolve(size int64) error {
 		f := &r.fields[i]
 		c := &r.cols[i]
 		c.leaf = -1
+		if slices.Contains(skip, f.name) {
+			continue
+		}
 		el := findColumn(top, f.name)
 		if el == nil {
 			if !f.optional {

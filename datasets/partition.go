@@ -55,22 +55,22 @@ func partitionFiles(dir string) ([]string, error) {
 type multiReader[T Record] struct {
 	files []string
 	next  int // index of the next file to open
-	batch int
+	opts  ReadOptions
 	cur   Reader[T]
 	file  string // Position of the last Read
 	row   int64
 	err   error // sticky
 }
 
-func openPartitioned[T Record](dir string, batch int) (Reader[T], error) {
+func openPartitioned[T Record](dir string, o ReadOptions) (Reader[T], error) {
 	files, err := partitionFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &multiReader[T]{files: files, batch: batch}
+	r := &multiReader[T]{files: files, opts: o}
 	// Open the first file now so that a bad schema shows up at once.
 	if len(files) > 0 {
-		if r.cur, err = openFile[T](files[0], batch); err != nil {
+		if r.cur, err = openFile[T](files[0], o); err != nil {
 			return nil, err
 		}
 		r.next = 1
@@ -87,7 +87,7 @@ func (r *multiReader[T]) Read(rows []T) (int, error) {
 			if r.next >= len(r.files) {
 				return 0, io.EOF
 			}
-			cur, err := openFile[T](r.files[r.next], r.batch)
+			cur, err := openFile[T](r.files[r.next], r.opts)
 			if err != nil {
 				r.err = err
 				return 0, err

@@ -25,7 +25,7 @@ func TestQuarantineGolden(t *testing.T) {
 		"e4,m404,2025-03-02T10:00:00Z,,30,app\n" + // unknown member
 		"e1,m1,2025-03-03T10:00:00Z,,30,manual\n" + // duplicate event
 		"e5,m1,2025-03-03T10:00:00Z,,30,kiosk\n" // unknown source
-	r, err := newCSVReader[Attendance]("attendance.csv", strings.NewReader(text))
+	r, err := newCSVReader[Attendance]("attendance.csv", strings.NewReader(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

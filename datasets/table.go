@@ -61,6 +61,13 @@ type ReadOptions struct {
 	// (at most 1 << 20). A CSV reader decodes row by row through a
 	// fixed-size buffer and ignores it. Default 4096.
 	BatchRows int
+	// SkipColumns names columns (canonical names, see Columns) that the
+	// reader leaves undecoded: their fields read as zero values, a file
+	// need not have them and their values are not checked. Readers that do
+	// not need every column (event ids when aggregating) save the decoding
+	// and the allocation of their values. Names that are not columns of
+	// the table are ignored. Default none: every column is read.
+	SkipColumns []string
 }
 
 // WriteOptions tunes a writer. A nil *WriteOptions means defaults.
@@ -118,27 +125,32 @@ const (
 // (amounts in minor units) and enum names, an empty field being null.
 // Parquet stores microseconds: finer digits are dropped on writing.
 func OpenTable[T Record](path string, opts *ReadOptions) (Reader[T], error) {
-	batch := defaultBatchRows
-	if opts != nil && opts.BatchRows > 0 {
-		batch = min(opts.BatchRows, maxBatchRows)
+	var o ReadOptions
+	if opts != nil {
+		o = *opts
 	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = defaultBatchRows
+	}
+	o.BatchRows = min(o.BatchRows, maxBatchRows)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: open %s table: %w", TableOf[T](), err)
 	}
 	if st.IsDir() {
-		return openPartitioned[T](path, batch)
+		return openPartitioned[T](path, o)
 	}
-	return openFile[T](path, batch)
+	return openFile[T](path, o)
 }
 
-// openFile opens one Parquet or CSV file by its extension.
-func openFile[T Record](path string, batch int) (Reader[T], error) {
+// openFile opens one Parquet or CSV file by its extension; o has its
+// defaults filled in.
+func openFile[T Record](path string, o ReadOptions) (Reader[T], error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".parquet":
-		return openParquet[T](path, batch)
+		return openParquet[T](path, o)
 	case ".csv":
-		return openCSV[T](path)
+		return openCSV[T](path, o.SkipColumns)
 	}
 	return nil, fmt.Errorf("datasets: open %s: unknown file extension %q (want .parquet or .csv)", path, filepath.Ext(path))
 }

@@ -25,7 +25,11 @@ type Source interface {
 	Transactions() (datasets.Reader[datasets.Transaction], error)
 }
 
-// DirSource returns the Source of an opened dataset directory.
+// DirSource returns the Source of an opened dataset directory. Its
+// attendance and transaction readers skip the event_id column, which
+// features never use (datasets.ReadOptions.SkipColumns): those ids are
+// neither decoded nor checked, so a row whose only fault is its event_id is
+// read, not rejected (retain check finds such rows).
 func DirSource(d *datasets.Dir, opts *datasets.ReadOptions) Source { return dirSource{d, opts} }
 
 type dirSource struct {
@@ -41,10 +45,21 @@ func (s dirSource) Courses() (datasets.Reader[datasets.Course], error) {
 	return openOptional[datasets.Course](s)
 }
 func (s dirSource) Attendance() (datasets.Reader[datasets.Attendance], error) {
-	return openOptional[datasets.Attendance](s)
+	return openOptional[datasets.Attendance](s.skip("event_id"))
 }
 func (s dirSource) Transactions() (datasets.Reader[datasets.Transaction], error) {
-	return openOptional[datasets.Transaction](s)
+	return openOptional[datasets.Transaction](s.skip("event_id"))
+}
+
+// skip returns s with cols added to the columns its readers skip.
+func (s dirSource) skip(cols ...string) dirSource {
+	var o datasets.ReadOptions
+	if s.opts != nil {
+		o = *s.opts
+	}
+	o.SkipColumns = append(slices.Clip(o.SkipColumns), cols...)
+	s.opts = &o
+	return s
 }
 
 func openOptional[T datasets.Record](s dirSource) (datasets.Reader[T], error) {

@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"retain/datasets"
@@ -126,6 +127,10 @@ func (s *attState) addVisit(g grid, nCat int, day int32, ts int64, course, cat i
 	s.months = addMonthAct(s.months, day)
 }
 
+// weekSlotsMin is the number of week buckets a member's attendance state
+// first allocates.
+const weekSlotsMin = 16
+
 // weekSlot returns the index of week w's bucket, inserting an empty one in
 // order when there is none.
 func (s *attState) weekSlot(w int32, nCat int) int {
@@ -137,10 +142,19 @@ func (s *attState) weekSlot(w int32, nCat int) int {
 			return i
 		}
 	}
+	// Grow by doubling from weekSlotsMin buckets: most members have more
+	// than a few weeks of visits, and the first small slices were only
+	// copied and dropped.
+	if n == cap(s.weeks) {
+		s.weeks = slices.Grow(s.weeks, max(n, weekSlotsMin))
+	}
 	s.weeks = append(s.weeks, weekAgg{})
 	copy(s.weeks[i+1:], s.weeks[i:n])
 	s.weeks[i] = weekAgg{week: w, firstCourse: int16(courseOpenGym)}
 	if nCat > 0 {
+		if len(s.cats)+nCat > cap(s.cats) {
+			s.cats = slices.Grow(s.cats, max(len(s.cats), weekSlotsMin*nCat))
+		}
 		s.cats = append(s.cats, make([]uint8, nCat)...)
 		copy(s.cats[(i+1)*nCat:], s.cats[i*nCat:n*nCat])
 		clear(s.cats[i*nCat : (i+1)*nCat])
