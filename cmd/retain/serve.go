@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"retain/serve"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve scores and recommendations over gRPC and JSON/HTTP", run: runServe})
+}
+
+// runServe serves until SIGINT or SIGTERM, then shuts down gracefully.
+// SIGHUP reloads the model bundle; a bundle that does not load or fails
+// its check is refused, logged, and the current model keeps serving.
+func runServe(args []string, stdout, stderr io.Writer) error {
+	o := serve.DefaultOptions()
+	fs := newFlags("serve", stderr)
+	storePath := fs.String("store", "", "serving store file, filled by 'retain load' (required)")
+	bundle := fs.String("model", "", "model bundle written by 'retain train' (required)")
+	fs.StringVar(&o.Addr, "addr", o.Addr, "gRPC listen address")
+	fs.StringVar(&o.HTTPAddr, "http", "", "JSON/HTTP listen address (default: none)")
+	fs.StringVar(&o.MetricsAddr, "metrics", o.MetricsAddr, "Prometheus /metrics listen address; - for none")
+	tokens := fs.String("tokens", "", "YAML file of API clients, tokens and scopes (required unless --no-auth)")
+	fs.BoolVar(&o.NoAuth, "no-auth", false, "serve without tokens: every caller has every scope (local experiments only)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert", "", "PEM certificate chain for TLS (default: plaintext)")
+	fs.StringVar(&o.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&o.ClientCAFile, "client-ca", "", "PEM CAs of client certificates: require mutual TLS")
+	fs.Float64Var(&o.Risk.Medium, "risk-medium", o.Risk.Medium, "churn probability from which the risk is MEDIUM")
+	fs.Float64Var(&o.Risk.High, "risk-high", o.Risk.High, "churn probability from which the risk is HIGH (and a retention offer is made)")
+	fs.StringVar(&o.TimeZone, "timezone", o.TimeZone, "IANA time zone of the timetable's start times")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *storePath == "" || *bundle == "" || (*tokens == "" && !o.NoAuth) {
+		fmt.Fprintln(stderr, "retain serve: give --store, --model and --tokens (or --no-auth)")
+		fs.Usage()
+		return errUsage
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if *tokens != "" {
+		t, err := serve.ReadTokensFile(*tokens)
+		if err != nil {
+			return err
+		}
+		o.Tokens = t
+	}
+
+	store, err := serve.OpenStore(*storePath, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	bopts := &serve.BundleOptions{Catalog: store.Courses, HighRisk: o.Risk.High}
+	sc, err := serve.NewBundleScorer(*bundle, bopts)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := serve.New(o, sc, store, logger, reg)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the model bundle", "path", *bundle)
+				// LoadBundle logs a refusal; the current model stays.
+				if err := srv.LoadBundle(ctx, *bundle, bopts); err == nil {
+					logger.Info("model bundle reloaded", "path", *bundle)
+				}
+			}
+		}
+	}()
+	err = srv.ListenAndServe(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	logger.Info("stopped")
+	return err
+}

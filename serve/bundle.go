@@ -1,0 +1,541 @@
+package serve
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"retain/datasets"
+	"retain/features"
+	"retain/model"
+)
+
+// BundleOptions tunes a BundleScorer. A nil *BundleOptions means defaults.
+type BundleOptions struct {
+	// Catalog looks courses up by id; NewBundleScorer calls it once with
+	// the bundle's course ids, to learn each course's club. The club is
+	// used to find a course at the member's home club when a predicted
+	// category has none the member attended (see BundleScorer.Score).
+	// Store.Courses fits. Default nil: no club information, the first
+	// course of the category (by course id) is taken.
+	Catalog func(ids []string) (map[string]datasets.Course, error)
+	// HighRisk is the churn probability from which a member without a
+	// callback or renewal flag gets a retention offer. Set it to the
+	// server's Options.Risk.High. Default 0.6.
+	HighRisk float64
+}
+
+// attributionWeeks is the number of most recent weeks that occlusion
+// replaces (see BundleScorer.Score).
+const attributionWeeks = 8
+
+// maxReasons is the number of reasons a Score carries.
+const maxReasons = 3
+
+// BundleScorer is the Scorer of a model bundle (package model): features
+// by package features, with the same code as training, and the bundle's
+// network. It is safe for concurrent use.
+type BundleScorer struct {
+	b    *model.Bundle
+	in   model.Inputs
+	fz   *features.Featurizer
+	info ModelInfo
+	high float64
+
+	catCourses [][]int           // by category: indices in Spec.Courses
+	courseClub map[string]string // course id -> club, from BundleOptions.Catalog
+	groups     []occlusionGroup
+
+	ws sync.Pool // *attribScratch
+}
+
+var (
+	_ Scorer  = (*BundleScorer)(nil)
+	_ Checker = (*BundleScorer)(nil)
+)
+
+// occlusionGroup is a group of features that the attribution replaces by
+// their training means.
+type occlusionGroup struct {
+	name, what string
+	seq        []int // columns of a sequence row
+	ind        []int // indices in Spec.Indicators
+}
+
+// The occlusion groups: their sequence features (a trailing "*" matches a
+// prefix) and indicators. docs/api.md lists them.
+var groupDefs = []struct {
+	name, what string
+	seq, ind   []string
+}{
+	{"visits_last_8w", "visits and classes of the last 8 weeks",
+		[]string{features.SeqVisits, features.SeqOpenGym, "class_*", features.SeqMinutes},
+		[]string{"frequency_52w", "visits_last", "visits_prev", "visit_trend"}},
+	{"spend_last_8w", "spending of the last 8 weeks",
+		[]string{"spend_*"},
+		[]string{"monetary_52w", "ltv", "course_purchases", "course_repurchase_rate"}},
+	{"recency", "the days since the last visit",
+		[]string{features.SeqDaysSinceVisit},
+		[]string{"recency_days"}},
+	{"contract", "the contract's end date",
+		[]string{features.SeqDaysToContractEnd, features.SeqOpenEnded},
+		[]string{"days_to_contract_end", "contract_open_ended"}},
+	{"tenure", "the time since joining",
+		[]string{features.SeqTenure},
+		[]string{"tenure_days"}},
+}
+
+func matchName(pattern, name string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(name, p)
+	}
+	return pattern == name
+}
+
+// NewBundleScorer loads the model bundle at path, validates it and builds
+// its featurizer from the bundle's feature spec.
+func NewBundleScorer(path string, opts *BundleOptions) (*BundleScorer, error) {
+	var o BundleOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.HighRisk == 0 {
+		o.HighRisk = 0.6
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: bundle: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, model.MaxBundleBytes+1))
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("serve: bundle: read %s: %w", path, err)
+	}
+	if len(data) > model.MaxBundleBytes {
+		return nil, fmt.Errorf("serve: bundle %s: %w: larger than %d bytes", path, model.ErrCorrupt, model.MaxBundleBytes)
+	}
+	b, err := model.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("serve: bundle %s: %w", path, err)
+	}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("serve: bundle %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return newBundleScorer(b, hex.EncodeToString(sum[:]), &o)
+}
+
+func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*BundleScorer, error) {
+	// Serving computes no labels: the history ends at the cutoff.
+	spec := *b.Spec
+	spec.Config.DataEnd = time.Time{}
+	fz, err := features.NewFeaturizer(&spec)
+	if err != nil {
+		return nil, fmt.Errorf("serve: bundle: %w", err)
+	}
+	if err := b.CheckCompatible(fz.Spec()); err != nil {
+		return nil, fmt.Errorf("serve: bundle: %w", err)
+	}
+	s := &BundleScorer{b: b, in: b.Inputs(), fz: fz, high: o.HighRisk}
+	s.catCourses = make([][]int, len(spec.Categories))
+	for i, c := range spec.CourseCategory {
+		s.catCourses[c] = append(s.catCourses[c], i)
+	}
+	s.courseClub = map[string]string{}
+	if o.Catalog != nil {
+		known, err := o.Catalog(spec.Courses)
+		if err != nil {
+			return nil, fmt.Errorf("serve: bundle: course catalogue: %w", err)
+		}
+		for id, c := range known {
+			s.courseClub[id] = c.Club
+		}
+	}
+	for _, g := range groupDefs {
+		og := occlusionGroup{name: g.name, what: g.what}
+		for j, n := range spec.Sequence {
+			if slices.ContainsFunc(g.seq, func(p string) bool { return matchName(p, n) }) {
+				og.seq = append(og.seq, j)
+			}
+		}
+		if b.Indicators {
+			for j, n := range spec.Indicators {
+				if slices.Contains(g.ind, n) {
+					og.ind = append(og.ind, j)
+				}
+			}
+		}
+		if len(og.seq)+len(og.ind) > 0 {
+			s.groups = append(s.groups, og)
+		}
+	}
+	names := slices.Clone(spec.Sequence)
+	names = append(names, spec.Static...)
+	if b.Indicators {
+		names = append(names, spec.Indicators...)
+	}
+	if b.Summary {
+		for _, j := range model.SummaryColumns(&spec) {
+			names = append(names, "log1p_window_sum_"+spec.Sequence[j])
+		}
+	}
+	s.info = ModelInfo{
+		Version:      b.Created.UTC().Format("20060102T150405Z") + "-" + fingerprint[:12],
+		TrainedAt:    b.Created,
+		Metrics:      maps.Clone(b.Metrics),
+		FeatureNames: names,
+	}
+	s.ws.New = func() any { return new(attribScratch) }
+	return s, nil
+}
+
+// Info implements Scorer. The version is the bundle's creation time and
+// the first 12 hex digits of the SHA-256 of the bundle file.
+func (s *BundleScorer) Info() ModelInfo { return s.info }
+
+// Bundle returns the model bundle. It must not be modified.
+func (s *BundleScorer) Bundle() *model.Bundle { return s.b }
+
+// Score implements Scorer.
+//
+// ChurnProbability is the bundle's calibrated churn probability. Flags
+// and Tier are the indicators of package features.
+//
+// NextCourses: the model predicts the next class category, not the
+// course. Each category, most likely first, is mapped to one concrete
+// course of that category: the one the member attended most (ties: the
+// latest attended), else one at the member's home club (needs
+// BundleOptions.Catalog), else the first by course id. Its probability is
+// the category's.
+//
+// Reasons are an occlusion attribution: for each feature group (visits and
+// classes, spend, recency, contract, tenure; see docs/api.md) the group's
+// values in the last 8 weeks of the window, and its indicators, are set to
+// their training means (standardised value 0) and the network is run
+// again. The Contribution is the calibrated churn logit with the member's
+// values minus the logit with the means: positive means the member's
+// values raise the risk over an average member's. The three largest in
+// magnitude are kept.
+//
+// Action: coach_callback when the coach_callback_90d flag is set, else a
+// renewal_reminder with the flag's stage ("60d", ...), else, at or above
+// BundleOptions.HighRisk, a retention_offer with a tier-specific offer.
+func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*Score, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ex, err := s.fz.Compute((*features.History)(h), asOf)
+	if err != nil {
+		return nil, fmt.Errorf("serve: features: %w", err)
+	}
+	var p model.Prediction
+	if err := s.b.Predict(ex, &p); err != nil {
+		return nil, fmt.Errorf("serve: predict: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	reasons, _, err := s.attribute(ex)
+	if err != nil {
+		return nil, fmt.Errorf("serve: attribution: %w", err)
+	}
+	ind := &ex.Indicators
+	return &Score{
+		ChurnProbability: p.Churn,
+		Flags:            ind.Flags.Names(),
+		Tier:             ind.Tier.String(),
+		NextCourses:      s.nextCourses(h, p.NextCategory),
+		Reasons:          reasons,
+		Action:           s.action(ind, p.Churn),
+	}, nil
+}
+
+// nextCourses maps the category distribution onto courses (see Score).
+func (s *BundleScorer) nextCourses(h *History, dist []float64) []CourseProbability {
+	spec := s.b.Spec
+	type seen struct {
+		n    int
+		last time.Time
+	}
+	attended := map[string]seen{}
+	for i := range h.Attendance {
+		a := &h.Attendance[i]
+		if a.CourseID == "" {
+			continue
+		}
+		v := attended[a.CourseID]
+		v.n++
+		if a.TS.After(v.last) {
+			v.last = a.TS
+		}
+		attended[a.CourseID] = v
+	}
+	order := make([]int, len(dist))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case dist[a] > dist[b]:
+			return -1
+		case dist[a] < dist[b]:
+			return 1
+		}
+		return 0
+	})
+	out := make([]CourseProbability, 0, len(order))
+	for _, c := range order {
+		courses := s.catCourses[c]
+		if len(courses) == 0 {
+			continue
+		}
+		best, bestSeen := -1, seen{}
+		for _, i := range courses {
+			v, ok := attended[spec.Courses[i]]
+			if ok && (v.n > bestSeen.n || v.n == bestSeen.n && v.last.After(bestSeen.last)) {
+				best, bestSeen = i, v
+			}
+		}
+		if best < 0 && h.Member.HomeClub != "" {
+			for _, i := range courses {
+				if s.courseClub[spec.Courses[i]] == h.Member.HomeClub {
+					best = i
+					break
+				}
+			}
+		}
+		if best < 0 {
+			best = courses[0]
+		}
+		out = append(out, CourseProbability{CourseID: spec.Courses[best], Probability: dist[c]})
+	}
+	return out
+}
+
+// attribScratch is the memory of one attribution.
+type attribScratch struct {
+	batch model.Batch
+	out   model.Output
+	ws    model.Workspace
+	raw   []float32
+}
+
+// attribute returns the top reasons of ex by occlusion (see Score) and
+// the calibrated churn logits of the batch it ran: the member's, then one
+// per occlusion group.
+func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, error) {
+	sc := s.ws.Get().(*attribScratch)
+	defer s.ws.Put(sc)
+	spec, n := s.b.Spec, s.b.Normalizer
+	T, F := len(ex.Mask), len(spec.Sequence)
+	off := len(spec.Static) // the indicators' offset in the static input
+	S := s.in.StaticWidth()
+	B := 1 + len(s.groups)
+	bt := &sc.batch
+	bt.X, bt.Mask, bt.Static = bt.X[:0], bt.Mask[:0], bt.Static[:0]
+	for r := 0; r < B; r++ {
+		sc.raw = append(sc.raw[:0], ex.Seq...)
+		var g *occlusionGroup
+		if r > 0 {
+			g = &s.groups[r-1]
+			for t := max(0, T-attributionWeeks); t < T; t++ {
+				if ex.Mask[t] == 0 {
+					continue
+				}
+				for _, j := range g.seq {
+					sc.raw[t*F+j] = float32(n.Mean[j])
+				}
+			}
+		}
+		x0 := len(bt.X)
+		bt.X = append(bt.X, sc.raw...)
+		bt.Mask = append(bt.Mask, ex.Mask...)
+		for t, m := range ex.Mask {
+			if m != 0 {
+				s.in.Row(bt.X[x0+t*F : x0+(t+1)*F])
+			}
+		}
+		s0 := len(bt.Static)
+		bt.Static = s.in.Static(bt.Static, ex.Static, &ex.Indicators, sc.raw)
+		if g != nil {
+			for t := max(0, T-attributionWeeks); t < T; t++ {
+				if ex.Mask[t] == 0 {
+					continue
+				}
+				for _, j := range g.seq {
+					bt.X[x0+t*F+j] = 0 // exactly the standardised mean
+				}
+			}
+			for _, j := range g.ind {
+				bt.Static[s0+off+j] = 0
+			}
+		}
+		if len(bt.Static)-s0 != S {
+			return nil, nil, fmt.Errorf("static input of %d values, want %d", len(bt.Static)-s0, S)
+		}
+	}
+	if err := s.b.Params.ForwardWith(&sc.ws, bt, &sc.out); err != nil {
+		return nil, nil, err
+	}
+	logits := make([]float64, B)
+	for r := range logits {
+		logits[r] = s.b.Calibration.Logit(float64(sc.out.ChurnLogit[r]))
+	}
+	reasons := make([]Reason, 0, len(s.groups))
+	for i, g := range s.groups {
+		c := logits[0] - logits[1+i]
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			return nil, nil, fmt.Errorf("group %s: contribution %v", g.name, c)
+		}
+		dir := "up"
+		if c < 0 {
+			dir = "down"
+		}
+		reasons = append(reasons, Reason{
+			Name:         g.name,
+			Description:  fmt.Sprintf("%s: the member's push the churn risk %s, compared with an average member's", capitalize(g.what), dir),
+			Contribution: c,
+		})
+	}
+	slices.SortStableFunc(reasons, func(a, b Reason) int {
+		switch ma, mb := math.Abs(a.Contribution), math.Abs(b.Contribution); {
+		case ma > mb:
+			return -1
+		case ma < mb:
+			return 1
+		}
+		return 0
+	})
+	return reasons[:min(maxReasons, len(reasons))], logits, nil
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// The retention offers by tier. They live in code until issue 6 moves
+// the actions to a playbook file that staff can edit.
+var retentionOffers = map[features.Tier]string{
+	features.TierPotential: "20% off the next month, 3 free basic sessions and a reward for referring a friend",
+	features.TierActive:    "30% off the next month and a quarterly perk",
+	features.TierCore:      "40% off the next month and a personal concierge",
+}
+
+// action returns the recommended action (see Score). Issue 6 moves these
+// rules to a playbook file.
+func (s *BundleScorer) action(ind *features.Indicators, p float64) Action {
+	for _, name := range ind.Flags.Names() {
+		if name == "coach_callback_90d" {
+			return Action{Kind: "coach_callback", OfferText: "No visit for 90 days or more: a coach should call the member."}
+		}
+	}
+	for _, name := range ind.Flags.Names() {
+		if stage, ok := strings.CutPrefix(name, "renewal_reminder_"); ok {
+			return Action{Kind: "renewal_reminder", Stage: stage,
+				OfferText: fmt.Sprintf("The contract ends within %s: remind the member to renew.", strings.TrimSuffix(stage, "d")+" days")}
+		}
+	}
+	if p >= s.high {
+		if offer, ok := retentionOffers[ind.Tier]; ok {
+			return Action{Kind: "retention_offer", OfferText: offer}
+		}
+	}
+	return Action{}
+}
+
+// checkAsOf is the cutoff of the synthetic member of Check.
+var checkAsOf = time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
+
+// checkHistory returns the synthetic member of Check: joined 300 days
+// before checkAsOf, a visit to each of the bundle's first three courses
+// every 9 days for 200 days, a monthly membership fee, an annual contract
+// that ends in 45 days.
+func (s *BundleScorer) checkHistory() *History {
+	joined := checkAsOf.AddDate(0, 0, -300)
+	m := datasets.Member{
+		MemberID: "retain-check", JoinedAt: joined, HomeClub: "check",
+		ContractType: datasets.ContractAnnual, ContractStart: datasets.Date(joined),
+		ContractEnd: datasets.Date(checkAsOf.AddDate(0, 0, 45)),
+	}
+	h := &History{Member: m}
+	courses := s.b.Spec.Courses
+	for d, k := 200, 0; d > 0; d, k = d-9, k+1 {
+		c := ""
+		if len(courses) > 0 {
+			c = courses[k%min(3, len(courses))]
+		}
+		h.Attendance = append(h.Attendance, datasets.Attendance{
+			EventID: fmt.Sprintf("a%d", k), MemberID: m.MemberID, TS: checkAsOf.AddDate(0, 0, -d).Add(18 * time.Hour),
+			CourseID: c, DurationMin: 60, Source: datasets.SourcePOS,
+		})
+	}
+	for mo := 9; mo > 0; mo-- {
+		h.Transactions = append(h.Transactions, datasets.Transaction{
+			EventID: fmt.Sprintf("t%d", mo), MemberID: m.MemberID, TS: checkAsOf.AddDate(0, -mo, 0),
+			Amount: 4900, Kind: datasets.TxMembershipFee,
+		})
+	}
+	return h
+}
+
+// Check implements Checker: it scores a synthetic member and checks that
+// the prediction is well formed and that the attribution's forward pass
+// agrees with Predict.
+func (s *BundleScorer) Check(ctx context.Context) error {
+	h := s.checkHistory()
+	sc, err := s.Score(ctx, h, checkAsOf)
+	if err != nil {
+		return err
+	}
+	if err := checkScore(sc); err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	ex, err := s.fz.Compute((*features.History)(h), checkAsOf)
+	if err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	var p model.Prediction
+	if err := s.b.Predict(ex, &p); err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	var sum float64
+	for _, q := range p.NextCategory {
+		sum += q
+	}
+	if math.Abs(sum-1) > 1e-6 {
+		return fmt.Errorf("serve: bundle check: next-category probabilities sum to %v", sum)
+	}
+	_, logits, err := s.attribute(ex)
+	if err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	if want := s.b.Calibration.Logit(p.ChurnLogit); math.Abs(logits[0]-want) > 1e-4*(1+math.Abs(want)) {
+		return fmt.Errorf("serve: bundle check: attribution logit %v, Predict %v", logits[0], want)
+	}
+	return nil
+}
+
+// LoadBundle loads the model bundle at path as a BundleScorer and makes
+// it the server's Scorer (see SetScorer). A bundle that does not load or
+// fails its check is refused: the current Scorer keeps serving and the
+// error says why. This is the hot reload of `retain serve` on SIGHUP.
+func (s *Server) LoadBundle(ctx context.Context, path string, opts *BundleOptions) error {
+	sc, err := NewBundleScorer(path, opts)
+	if err != nil {
+		s.log.Error("model bundle refused; keeping the current model", "path", path, "err", err)
+		return err
+	}
+	return s.SetScorer(ctx, sc)
+}
