@@ -77,19 +77,19 @@ var groupDefs = []struct {
 	name, what string
 	seq, ind   []string
 }{
-	{"visits_last_8w", "visits and classes of the last 8 weeks",
+	{"visits_last_8w", "the member's visits and classes of the last 8 weeks",
 		[]string{features.SeqVisits, features.SeqOpenGym, "class_*", features.SeqMinutes},
 		[]string{"frequency_52w", "visits_last", "visits_prev", "visit_trend"}},
-	{"spend_last_8w", "spending of the last 8 weeks",
+	{"spend_last_8w", "the member's spending of the last 8 weeks",
 		[]string{"spend_*"},
 		[]string{"monetary_52w", "ltv", "course_purchases", "course_repurchase_rate"}},
-	{"recency", "the days since the last visit",
+	{"recency", "the member's days since the last visit",
 		[]string{features.SeqDaysSinceVisit},
 		[]string{"recency_days"}},
-	{"contract", "the contract's end date",
+	{"contract", "the member's contract end date",
 		[]string{features.SeqDaysToContractEnd, features.SeqOpenEnded},
 		[]string{"days_to_contract_end", "contract_open_ended"}},
-	{"tenure", "the time since joining",
+	{"tenure", "the member's time since joining",
 		[]string{features.SeqTenure},
 		[]string{"tenure_days"}},
 }
@@ -402,7 +402,7 @@ func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, err
 		}
 		reasons = append(reasons, Reason{
 			Name:         g.name,
-			Description:  fmt.Sprintf("%s: the member's push the churn risk %s, compared with an average member's", capitalize(g.what), dir),
+			Description:  fmt.Sprintf("%s: %s the churn risk compared with an average member", capitalize(g.what), map[string]string{"up": "raises", "down": "lowers"}[dir]),
 			Contribution: c,
 		})
 	}

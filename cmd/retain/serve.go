@@ -24,6 +24,12 @@ func init() {
 // SIGHUP reloads the model bundle; a bundle that does not load or fails
 // its check is refused, logged, and the current model keeps serving.
 func runServe(args []string, stdout, stderr io.Writer) error {
+	return serveUntil(context.Background(), args, stdout, stderr)
+}
+
+// serveUntil is runServe that also stops, as on SIGTERM, when parent is
+// done; tests stop the server that way.
+func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer) error {
 	o := serve.DefaultOptions()
 	fs := newFlags("serve", stderr)
 	storePath := fs.String("store", "", "serving store file, filled by 'retain load' (required)")
@@ -78,7 +84,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
