@@ -590,24 +590,30 @@ func (s *Server) ScoreMember(ctx context.Context, req *retainv1.ScoreMemberReque
 	if err := validateScore(req, s.opts.limits()); err != nil {
 		return nil, err
 	}
-	ls, err := s.live()
-	if err != nil {
-		return nil, err
-	}
-	asOf := s.asOf(req.GetAsOf())
 	var id *string
 	if x, ok := req.GetSubject().(*retainv1.ScoreMemberRequest_MemberId); ok {
 		id = &x.MemberId
 	}
-	h, err := s.history(id, req.GetHistory(), asOf)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := s.score(ctx, ls, h, asOf, s.topK(req.GetTopK()))
+	ms, err := s.scoreSubject(ctx, id, req.GetHistory(), req.GetAsOf(), req.GetTopK())
 	if err != nil {
 		return nil, err
 	}
 	return &retainv1.ScoreMemberResponse{Score: ms}, nil
+}
+
+// scoreSubject scores one member, named by id (from the store) or given
+// inline, as of asOf (nil = now), with the current model.
+func (s *Server) scoreSubject(ctx context.Context, id *string, inline *retainv1.MemberHistory, asOf *timestamppb.Timestamp, topK int32) (*retainv1.MemberScore, error) {
+	ls, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	t := s.asOf(asOf)
+	h, err := s.history(id, inline, t)
+	if err != nil {
+		return nil, err
+	}
+	return s.score(ctx, ls, h, t, s.topK(topK))
 }
 
 // scoreStored scores a member of the store; a member-level failure comes
@@ -717,20 +723,11 @@ func (s *Server) RecommendClasses(ctx context.Context, req *retainv1.RecommendCl
 	if err := validateRecommend(req, s.opts.limits()); err != nil {
 		return nil, err
 	}
-	ls, err := s.live()
-	if err != nil {
-		return nil, err
-	}
-	asOf := s.asOf(req.GetAsOf())
 	var id *string
 	if x, ok := req.GetSubject().(*retainv1.RecommendClassesRequest_MemberId); ok {
 		id = &x.MemberId
 	}
-	h, err := s.history(id, req.GetHistory(), asOf)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := s.score(ctx, ls, h, asOf, s.topK(req.GetTopK()))
+	ms, err := s.scoreSubject(ctx, id, req.GetHistory(), req.GetAsOf(), req.GetTopK())
 	if err != nil {
 		return nil, err
 	}
