@@ -59,8 +59,9 @@ type BundleScorer struct {
 }
 
 var (
-	_ Scorer  = (*BundleScorer)(nil)
-	_ Checker = (*BundleScorer)(nil)
+	_ Scorer      = (*BundleScorer)(nil)
+	_ Checker     = (*BundleScorer)(nil)
+	_ Recommender = (*BundleScorer)(nil)
 )
 
 // occlusionGroup is a group of features that the attribution replaces by
@@ -257,6 +258,23 @@ func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*
 		Reasons:          reasons,
 		Action:           s.action(ind, p.Churn),
 	}, nil
+}
+
+// Recommend implements Recommender: the features and one forward pass,
+// without the attribution's extra passes.
+func (s *BundleScorer) Recommend(ctx context.Context, h *History, asOf time.Time) ([]CourseProbability, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ex, err := s.fz.Compute((*features.History)(h), asOf)
+	if err != nil {
+		return nil, fmt.Errorf("serve: features: %w", err)
+	}
+	var p model.Prediction
+	if err := s.b.Predict(ex, &p); err != nil {
+		return nil, fmt.Errorf("serve: predict: %w", err)
+	}
+	return s.nextCourses(h, p.NextCategory), nil
 }
 
 // nextCourses maps the category distribution onto courses (see Score).

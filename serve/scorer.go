@@ -44,6 +44,15 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// A Recommender is a Scorer with a cheaper path for next-class suggestions
+// alone: no reasons, no action, no churn probability. RecommendClasses, the
+// coach app's frequent call, uses it when the current Scorer has it and
+// falls back to Score otherwise. Recommend has Score's contract and must
+// return the same NextCourses as Score for the same h and asOf.
+type Recommender interface {
+	Recommend(ctx context.Context, h *History, asOf time.Time) ([]CourseProbability, error)
+}
+
 // Score is what a Scorer says about one member.
 //
 // The server checks every Score before it leaves: ChurnProbability and the

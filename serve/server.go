@@ -504,14 +504,7 @@ func (s *Server) history(memberID *string, inline *retainv1.MemberHistory, asOf 
 func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int) (*retainv1.MemberScore, error) {
 	sc, err := ls.s.Score(ctx, h, asOf)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctxErr(ctx.Err())
-		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return nil, ctxErr(err)
-		}
-		s.log.Error("scoring failed", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
-		return nil, status.Error(codes.Internal, "scoring failed")
+		return nil, s.scoringErr(ctx, ls, h, err)
 	}
 	if err := checkScore(sc); err != nil {
 		s.log.Error("model returned an invalid score", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
@@ -540,6 +533,38 @@ func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf tim
 		ms.RecommendedAction = &retainv1.Action{Kind: sc.Action.Kind, Stage: sc.Action.Stage, OfferText: sc.Action.OfferText}
 	}
 	return ms, nil
+}
+
+// scoringErr turns a Scorer's error into the status the client sees:
+// context errors keep their meaning, anything else is logged and INTERNAL.
+func (s *Server) scoringErr(ctx context.Context, ls *liveScorer, h *History, err error) error {
+	if ctx.Err() != nil {
+		return ctxErr(ctx.Err())
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ctxErr(err)
+	}
+	s.log.Error("scoring failed", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
+	return status.Error(codes.Internal, "scoring failed")
+}
+
+// recommend gives h's next-class suggestions through the Scorer's cheap
+// Recommender path; ok is false when the Scorer has none.
+func (s *Server) recommend(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int) (_ []*retainv1.CourseSuggestion, ok bool, _ error) {
+	r, ok := ls.s.(Recommender)
+	if !ok {
+		return nil, false, nil
+	}
+	next, err := r.Recommend(ctx, h, asOf)
+	if err != nil {
+		return nil, true, s.scoringErr(ctx, ls, h, err)
+	}
+	if err := checkScore(&Score{NextCourses: next}); err != nil {
+		s.log.Error("model returned invalid suggestions", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
+		return nil, true, status.Error(codes.Internal, "the model returned an invalid score")
+	}
+	courses, err := s.suggestions(next, topK, asOf)
+	return courses, true, err
 }
 
 // risk buckets a churn probability by Options.Risk.
@@ -727,7 +752,24 @@ func (s *Server) RecommendClasses(ctx context.Context, req *retainv1.RecommendCl
 	if x, ok := req.GetSubject().(*retainv1.RecommendClassesRequest_MemberId); ok {
 		id = &x.MemberId
 	}
-	ms, err := s.scoreSubject(ctx, id, req.GetHistory(), req.GetAsOf(), req.GetTopK())
+	ls, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	asOf := s.asOf(req.GetAsOf())
+	h, err := s.history(id, req.GetHistory(), asOf)
+	if err != nil {
+		return nil, err
+	}
+	if courses, ok, err := s.recommend(ctx, ls, h, asOf, s.topK(req.GetTopK())); ok {
+		if err != nil {
+			return nil, err
+		}
+		return &retainv1.RecommendClassesResponse{
+			MemberId: h.Member.MemberID, Courses: courses, ModelVersion: ls.info.Version, ScoredAt: timestamppb.New(s.opts.Now()),
+		}, nil
+	}
+	ms, err := s.score(ctx, ls, h, asOf, s.topK(req.GetTopK()))
 	if err != nil {
 		return nil, err
 	}
