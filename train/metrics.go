@@ -91,12 +91,7 @@ type Point struct{ X, Y float64 }
 // segment. Nil without positives or negatives.
 func ROCCurve(scores []float64, labels []bool) []Point {
 	mustSameLen(len(scores), len(labels))
-	n1 := 0
-	for _, y := range labels {
-		if y {
-			n1++
-		}
-	}
+	n1 := countTrue(labels)
 	n0 := len(labels) - n1
 	if n1 == 0 || n0 == 0 {
 		return nil
@@ -132,12 +127,7 @@ func ROCCurve(scores []float64, labels []bool) []Point {
 // positives.
 func AveragePrecision(scores []float64, labels []bool) float64 {
 	mustSameLen(len(scores), len(labels))
-	n1 := 0
-	for _, y := range labels {
-		if y {
-			n1++
-		}
-	}
+	n1 := countTrue(labels)
 	if n1 == 0 {
 		return math.NaN()
 	}
@@ -300,12 +290,7 @@ func PrecisionAtTop(scores []float64, labels []bool, share float64) (precision, 
 // positives.
 func GainCurve(scores []float64, labels []bool) []Point {
 	mustSameLen(len(scores), len(labels))
-	n1 := 0
-	for _, y := range labels {
-		if y {
-			n1++
-		}
-	}
+	n1 := countTrue(labels)
 	if n1 == 0 {
 		return nil
 	}
@@ -457,11 +442,7 @@ type ChurnMetrics struct {
 func ChurnSummary(scores []float64, labels []bool, probabilistic bool) ChurnMetrics {
 	mustSameLen(len(scores), len(labels))
 	m := ChurnMetrics{N: len(scores)}
-	for _, y := range labels {
-		if y {
-			m.Positives++
-		}
-	}
+	m.Positives = countTrue(labels)
 	m.BaseRate = Num(safeRatio(m.Positives, m.N))
 	m.ROCAUC = Num(ROCAUC(scores, labels))
 	m.PRAUC = Num(AveragePrecision(scores, labels))
@@ -503,4 +484,15 @@ func oneIf(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// countTrue returns the number of true labels (the positives).
+func countTrue(labels []bool) int {
+	n := 0
+	for _, y := range labels {
+		if y {
+			n++
+		}
+	}
+	return n
 }
