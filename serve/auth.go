@@ -200,21 +200,13 @@ func (c *tokenClient) allows(s Scope) bool {
 	return s == anyScope || slices.Contains(c.scopes, ScopeAdmin) || slices.Contains(c.scopes, s)
 }
 
-type clientKey struct{}
-
-// clientName returns the name of the authenticated client of ctx, or "".
-func clientName(ctx context.Context) string {
-	n, _ := ctx.Value(clientKey{}).(string)
-	return n
-}
-
 var (
 	errNoToken      = status.Error(codes.Unauthenticated, "missing bearer token (metadata authorization: Bearer <token>)")
 	errUnknownToken = status.Error(codes.Unauthenticated, "unknown token")
 )
 
-// authorize checks the bearer token of ctx for fullMethod and returns ctx
-// with the client's name.
+// authorize checks the bearer token of ctx for fullMethod and tells the
+// observing interceptor the client's name (see setClient) for its log line.
 func (s *Server) authorize(ctx context.Context, fullMethod string) (context.Context, error) {
 	if publicMethod(fullMethod) {
 		return ctx, nil
@@ -224,7 +216,8 @@ func (s *Server) authorize(ctx context.Context, fullMethod string) (context.Cont
 		return ctx, status.Errorf(codes.PermissionDenied, "method %s has no scope", fullMethod)
 	}
 	if s.opts.NoAuth {
-		return context.WithValue(ctx, clientKey{}, "(no auth)"), nil
+		setClient(ctx, "(no auth)")
+		return ctx, nil
 	}
 	tok, err := bearer(ctx)
 	if err != nil {
@@ -237,10 +230,11 @@ func (s *Server) authorize(ctx context.Context, fullMethod string) (context.Cont
 	if !ok {
 		return ctx, errUnknownToken
 	}
+	setClient(ctx, c.name)
 	if !c.allows(scope) {
 		return ctx, status.Errorf(codes.PermissionDenied, "client %s lacks scope %s for %s", c.name, scope, fullMethod)
 	}
-	return context.WithValue(ctx, clientKey{}, c.name), nil
+	return ctx, nil
 }
 
 // bearer returns the token of the authorization metadata of ctx.
@@ -269,14 +263,14 @@ func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerI
 }
 
 func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, err := s.authorize(ss.Context(), info.FullMethod)
-	if err != nil {
+	if _, err := s.authorize(ss.Context(), info.FullMethod); err != nil {
 		return err
 	}
-	return handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	return handler(srv, ss)
 }
 
-// ctxStream is a ServerStream with another context.
+// ctxStream is a ServerStream with another context (the observing
+// interceptor's, carrying the callInfo).
 type ctxStream struct {
 	grpc.ServerStream
 	ctx context.Context
