@@ -172,7 +172,7 @@ func logisticObjective(z []float64, y []bool, theta []float64, l2 float64) float
 	for i := range y {
 		a := lrDot(theta, z[i*p:(i+1)*p])
 		// log(1+e^a) - y·a, computed stably.
-		s += lrSoftplus(a) - oneIf(y[i])*a
+		s += softplus64(a) - oneIf(y[i])*a
 	}
 	s /= float64(len(y))
 	var r float64
@@ -217,12 +217,4 @@ func lrSigmoid(a float64) float64 {
 	}
 	e := math.Exp(a)
 	return e / (1 + e)
-}
-
-// lrSoftplus returns log(1 + e^a) without overflow.
-func lrSoftplus(a float64) float64 {
-	if a > 0 {
-		return a + math.Log1p(math.Exp(-a))
-	}
-	return math.Log1p(math.Exp(a))
 }

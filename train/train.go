@@ -700,22 +700,19 @@ func validationMetrics(v evalResult, cal model.Calibration, y []float64) map[str
 		"val_next_hr1":    v.hr1,
 		"val_next_hr3":    v.hr3,
 		"val_churn_auc":   v.auc,
-		"val_churn_rate":  0,
 		"cal_a":           cal.A,
 		"cal_b":           cal.B,
 		"val_logloss_raw": cal.LogLossBefore,
 	}
 	p := make([]float64, len(v.logits))
-	var ll, brier, rate float64
+	var brier, rate float64
 	for i, z := range v.logits {
 		p[i] = cal.Prob(float64(z))
-		t := cal.Logit(float64(z))
-		ll += softplus64(t) - y[i]*t
 		brier += (p[i] - y[i]) * (p[i] - y[i])
 		rate += y[i]
 	}
 	n := float64(len(p))
-	m["val_churn_logloss"] = ll / n
+	m["val_churn_logloss"] = cal.LogLossAfter // Calibrate's log-loss on these logits
 	m["val_churn_brier"] = brier / n
 	m["val_churn_rate"] = rate / n
 	m["val_churn_ece"] = ece10(p, y)
