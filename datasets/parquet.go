@@ -255,10 +255,9 @@ func newPQBuffer[T Record](w io.Writer) pqRows[T] {
 }
 
 // pqWriter writes one Parquet file. Its output is an atomicFile, or, within
-// a partitioned writer, a plain file in a temporary folder (af nil, f set).
+// a partitioned writer, a plain file in a temporary folder (af nil).
 type pqWriter[T Record] struct {
 	fileEnd
-	f         *os.File
 	buf       pqRows[T]
 	groupRows int
 	inGroup   int   // rows in the current row group

@@ -379,12 +379,9 @@ func (b *binding) attendance(a *AttendanceMap, r *record) (*datasets.Attendance,
 		if e != nil {
 			return nil, e
 		}
-		x, err := datasets.ParseSource(src)
-		if err != nil {
-			_, col := b.value(a.Source, r, "source")
-			return nil, b.rowErr(r, col, src, err)
+		if v.Source, e = parseEnum(b, a.Source, r, "source", src, datasets.ParseSource); e != nil {
+			return nil, e
 		}
-		v.Source = x
 	}
 	return &v, nil
 }
@@ -430,12 +427,9 @@ func (b *binding) transaction(t *TransactionsMap, r *record) (*datasets.Transact
 		if e != nil {
 			return nil, false, e
 		}
-		kind, err := datasets.ParseTxKind(k)
-		if err != nil {
-			_, col := b.value(t.Kind, r, "kind")
-			return nil, false, b.rowErr(r, col, k, err)
+		if x.Kind, e = parseEnum(b, t.Kind, r, "kind", k, datasets.ParseTxKind); e != nil {
+			return nil, false, e
 		}
-		x.Kind = kind
 	}
 	// The amount.
 	var bad *datasets.RowError
