@@ -454,10 +454,8 @@ var retentionOffers = map[features.Tier]string{
 // action returns the recommended action (see Score). Issue 6 moves these
 // rules to a playbook file.
 func (s *BundleScorer) action(ind *features.Indicators, p float64) Action {
-	for _, name := range ind.Flags.Names() {
-		if name == "coach_callback_90d" {
-			return Action{Kind: "coach_callback", OfferText: "No visit for 90 days or more: a coach should call the member."}
-		}
+	if ind.Flags&features.FlagCoachCallback != 0 {
+		return Action{Kind: "coach_callback", OfferText: "No visit for 90 days or more: a coach should call the member."}
 	}
 	for _, name := range ind.Flags.Names() {
 		if stage, ok := strings.CutPrefix(name, "renewal_reminder_"); ok {

@@ -92,7 +92,7 @@ func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 // Serving reports whether the server's health service says SERVING for
 // the retain.v1 service: a model is loaded and checked.
 func (c *Client) Serving(ctx context.Context) (bool, error) {
-	r, err := c.Health.Check(ctx, &healthpb.HealthCheckRequest{Service: "retain.v1.RetainService"})
+	r, err := c.Health.Check(ctx, &healthpb.HealthCheckRequest{Service: retainv1.RetainService_ServiceDesc.ServiceName})
 	if err != nil {
 		return false, err
 	}
