@@ -114,6 +114,7 @@ func (e *native) run(b *Batch, n int, weight, grad []float32) float64 {
 	e.dh = grow(e.dh, n*H)
 	e.dc = grow(e.dc, n*H)
 	D := cfg.head()
+	e.ones = fill(e.ones, T*n, 1) // sums the bias gradients over steps and rows
 	for l := cfg.Layers - 1; l >= 0; l-- {
 		gl := &gp.Layers[l]
 		gates := e.gates[l]
@@ -145,7 +146,6 @@ func (e *native) run(b *Batch, n int, weight, grad []float32) float64 {
 		}
 		gemm(true, false, width, h4, T*n, in, width, gates, h4, 1, gl.Wx, h4)
 		gemm(true, false, H, h4, T*n, e.hs[l], H, gates, h4, 1, gl.Wh, h4)
-		e.ones = fill(e.ones, T*n, 1)
 		gemm(true, false, 1, h4, T*n, e.ones, 1, gates, h4, 1, gl.B, h4)
 		if l == 1 {
 			e.dIn = grow(e.dIn, T*n*H)
