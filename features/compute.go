@@ -158,7 +158,7 @@ func (f *Featurizer) indicatorsAt(g grid, m *member, td int32) Indicators {
 	var in Indicators
 	in.RecencyDays = int(daysSinceVisit(g, m, td))
 	in.Frequency = visitsIn(ws, tw-52, tw)
-	in.Monetary, _ = spendIn(m.tx.txs, tw-52, tw)
+	in.Monetary = spend52(g, m, td) // the spend the tier thresholds are fitted on
 	in.Tier = f.tierOf(in.Monetary)
 	tw8 := int32(fc.TrendWeeks)
 	in.VisitsLast = visitsIn(ws, tw-tw8, tw)
