@@ -433,7 +433,7 @@ func (b *Builder) block(i int, days []int32, splits []Split, endDay int32, recyc
 		static = slices.Grow(static, f.nStatic)
 		st := static[len(static) : len(static)+f.nStatic]
 		static = static[:len(static)+f.nStatic]
-		f.staticAt(m, td, &in, st)
+		f.staticAt(g, m, td, &in, st)
 		exs = append(exs, BlockExample{CutoffDay: td, Split: splits[k], Label: l, Indicators: in})
 	}
 	if len(exs) == 0 {

@@ -303,7 +303,7 @@ func weeksVisits(ws []weekAgg, weeks []int32) int {
 }
 
 // staticAt writes the static features at cutoff day td into dst.
-func (f *Featurizer) staticAt(m *member, td int32, in *Indicators, dst []float32) {
+func (f *Featurizer) staticAt(g grid, m *member, td int32, in *Indicators, dst []float32) {
 	clear(dst)
 	o := 0
 	dst[o+int(in.Tier)] = 1
@@ -322,6 +322,22 @@ func (f *Featurizer) staticAt(m *member, td int32, in *Indicators, dst []float32
 	} else {
 		dst[o+len(f.spec.Clubs)] = 1
 	}
+	o += len(f.spec.Clubs) + 1
+	dst[o+f.lastClassCat(g, m, td)] = 1
+}
+
+// lastClassCat returns the category index of the member's last class
+// before cutoff day td (a week start), or nCat when there was none. Ties
+// within the second go to the larger course index, whatever the order
+// the events were read in.
+func (f *Featurizer) lastClassCat(g grid, m *member, td int32) int {
+	ws := m.att.weeks
+	for i := searchWeek(ws, g.week(td)) - 1; i >= 0; i-- {
+		if c := ws[i].lastCourse; c >= 0 {
+			return int(f.courseCat[c])
+		}
+	}
+	return f.nCat
 }
 
 // labelAt returns the labels at cutoff day td with observation ending at

@@ -201,7 +201,7 @@ func (f *Featurizer) Compute(h *History, t time.Time) (*Example, error) {
 	}
 	f.rows(g, &m, tw-T, tw, ex.Seq, ex.Mask)
 	ex.Indicators = f.indicatorsAt(g, &m, td)
-	f.staticAt(&m, td, &ex.Indicators, ex.Static)
+	f.staticAt(g, &m, td, &ex.Indicators, ex.Static)
 	ex.Label = f.labelAt(g, &m, td, endDay)
 	return ex, nil
 }

@@ -144,14 +144,17 @@ func TestHandMadeMembers(t *testing.T) {
 	}
 
 	statics := map[string][]string{
-		// Monetary 62550 >= 45000: active. Age 2024-1990 = 34.
-		"alice": {"tier_active", "contract_annual", "age_25_34", "gender_female", "club_north"},
-		"bob":   {"tier_potential", "contract_monthly", "age_unknown", "gender_unknown", "club_south"},
-		// 2024-1960 = 64; club east is not in the spec.
-		"carol": {"tier_potential", "contract_monthly", "age_55_64", "gender_male", "club_other"},
-		// 72000 >= 45000; 2024-2000 = 24.
-		"dave": {"tier_active", "contract_annual", "age_under_25", "gender_other", "club_north"},
-		"erin": {"tier_potential", "contract_monthly", "age_35_44", "gender_female", "club_south"},
+		// Monetary 62550 >= 45000: active. Age 2024-1990 = 34. Last class
+		// before the cutoff: B1 on 2024-03-02 (boxing).
+		"alice": {"tier_active", "contract_annual", "age_25_34", "gender_female", "club_north", "last_class_boxing"},
+		// Last class: S1 on 2024-03-01 (cycling).
+		"bob": {"tier_potential", "contract_monthly", "age_unknown", "gender_unknown", "club_south", "last_class_cycling"},
+		// 2024-1960 = 64; club east is not in the spec. Last class Y1.
+		"carol": {"tier_potential", "contract_monthly", "age_55_64", "gender_male", "club_other", "last_class_yoga"},
+		// 72000 >= 45000; 2024-2000 = 24. Open gym only: no class.
+		"dave": {"tier_active", "contract_annual", "age_under_25", "gender_other", "club_north", "last_class_none"},
+		// Last class Y1 on 2023-12-01.
+		"erin": {"tier_potential", "contract_monthly", "age_35_44", "gender_female", "club_south", "last_class_yoga"},
 	}
 	for id, ones := range statics {
 		want := make([]float32, len(spec.Static))

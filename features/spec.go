@@ -9,10 +9,11 @@ import (
 	"retain/datasets"
 )
 
-// Version is the version of the feature definitions. It changes whenever a
+// Version is the version of the feature definitions (2: static features
+// last_class_<category> added). It changes whenever a
 // feature's meaning or order changes, so that a model bundle trained on one
 // version is never served features of another.
-const Version = 1
+const Version = 2
 
 // FeatureSpec names every column the features produce, in order, with the
 // vocabularies and the Config they were computed with. A model bundle stores
@@ -141,6 +142,10 @@ func (s *FeatureSpec) names() {
 		s.Static = append(s.Static, "club_"+c)
 	}
 	s.Static = append(s.Static, "club_other")
+	for _, c := range s.Categories {
+		s.Static = append(s.Static, "last_class_"+c)
+	}
+	s.Static = append(s.Static, "last_class_none")
 	s.Indicators = append([]string(nil), indicatorNames...)
 }
 

@@ -49,6 +49,8 @@ type weekAgg struct {
 	openGym     uint8
 	lastDay     uint8 // day within the week (0..6) of the last visit
 	firstCourse int16 // course index of the week's first class; courseOpenGym if none
+	lastClass   int32 // like firstClass, for the week's last class
+	lastCourse  int16 // course index of the week's last class; courseOpenGym if none
 }
 
 // txAgg aggregates one member's transactions of one kind in one week.
@@ -122,6 +124,9 @@ func (s *attState) addVisit(g grid, nCat int, day int32, ts int64, course, cat i
 			if b.firstCourse < 0 || sec < b.firstClass || (sec == b.firstClass && int16(course) < b.firstCourse) {
 				b.firstCourse, b.firstClass = int16(course), sec
 			}
+			if b.lastCourse < 0 || sec > b.lastClass || (sec == b.lastClass && int16(course) > b.lastCourse) {
+				b.lastCourse, b.lastClass = int16(course), sec
+			}
 		}
 	}
 	s.months = addMonthAct(s.months, day)
@@ -150,7 +155,7 @@ func (s *attState) weekSlot(w int32, nCat int) int {
 	}
 	s.weeks = append(s.weeks, weekAgg{})
 	copy(s.weeks[i+1:], s.weeks[i:n])
-	s.weeks[i] = weekAgg{week: w, firstCourse: int16(courseOpenGym)}
+	s.weeks[i] = weekAgg{week: w, firstCourse: int16(courseOpenGym), lastCourse: int16(courseOpenGym)}
 	if nCat > 0 {
 		if len(s.cats)+nCat > cap(s.cats) {
 			s.cats = slices.Grow(s.cats, max(len(s.cats), weekSlotsMin*nCat))

@@ -729,3 +729,15 @@ func mutateJSON(rng *rand.Rand, v any, values []any) {
 		}
 	}
 }
+
+// TestBundleOldFeatures loads a bundle written before the features moved
+// to version 2 (testdata/bundle_features_v1.rtmb, the golden bundle of
+// that time, kept as it was): it must be refused as incompatible, saying
+// which versions differ, rather than be served features it was not trained
+// on.
+func TestBundleOldFeatures(t *testing.T) {
+	_, err := Load(filepath.Join("testdata", "bundle_features_v1.rtmb"))
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "features version 1") {
+		t.Fatalf("Load: %v, want ErrIncompatible naming features version 1", err)
+	}
+}
