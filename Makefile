@@ -9,7 +9,7 @@ DEMO_MEMBERS ?= 5000
 DEMO_WEEKS   ?= 104
 DEMO_SEED    ?= 1
 
-.PHONY: all build demo test vet fmt fmt-check lint bench clean proto proto-check
+.PHONY: all build demo test vet fmt fmt-check lint bench clean proto proto-check fuzz
 
 all: build
 
@@ -65,6 +65,20 @@ lint: fmt-check vet
 ## bench: benchmarks (not part of make test); figures go to docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./datasets/... ./features/... ./model/... ./train/...
+
+## fuzz: run every fuzz target of the module for FUZZTIME each (not part of
+## make test; the seed corpora run in make test). A new input the fuzzer
+## finds is minimised for at most FUZZMINTIME: with Go's default of 60 s a
+## run looks stalled ("execs ... 0/sec") while it minimises a large input.
+FUZZTIME    ?= 30s
+FUZZMINTIME ?= 5s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME); \
+		done; \
+	done
 
 ## proto: regenerate the Go code of proto/ (committed beside the .proto files).
 ## buf and the protoc plugins are fetched through the Go module proxy at the
