@@ -110,7 +110,12 @@ func maximize(ll func(theta, grad []float64) float64, n int, x0 []float64, o *Fi
 	switch res.Status {
 	case optimize.GradientThreshold, optimize.FunctionConvergence:
 	default:
-		return nil, fmt.Errorf("btyd: optimiser stopped with status %v (err %v) at log-parameters %v", res.Status, err, res.X)
+		// A line search that fails where the gradient of the mean
+		// log-likelihood is already below 1e-6 has hit the rounding floor
+		// of the objective, not a problem of the fit: accept the point.
+		if gmax := maxAbs(res.Gradient); !(gmax < 1e-6) {
+			return nil, fmt.Errorf("btyd: optimiser stopped with status %v (err %v) at log-parameters %v, gradient %v", res.Status, err, res.X, res.Gradient)
+		}
 	}
 	out := make([]float64, dim)
 	for i, v := range res.X {
@@ -140,4 +145,15 @@ func FitBGNBD(cs []Customer, opts *FitOptions) (*BGNBD, error) {
 	m := &BGNBD{R: th[0], Alpha: th[1], A: th[2], B: th[3]}
 	m.LogLik = bgnbdLL(m.R, m.Alpha, m.A, m.B, cs, nil)
 	return m, nil
+}
+
+func maxAbs(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
 }
