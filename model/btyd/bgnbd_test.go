@@ -234,7 +234,7 @@ func TestFitRecovers(t *testing.T) {
 	}
 	est := []float64{m.R, m.Alpha, m.A, m.B}
 	tru := []float64{truth.R, truth.Alpha, truth.A, truth.B}
-	se := logSE(t, cs, est)
+	se := logSE(t, func(th, g []float64) { bgnbdLL(th[0], th[1], th[2], th[3], cs, g) }, est)
 	for i, name := range []string{"r", "alpha", "a", "b"} {
 		z := (math.Log(est[i]) - math.Log(tru[i])) / se[i]
 		t.Logf("%s: true %v, fitted %.4f, se(log) %.4f, z %.2f", name, tru[i], est[i], se[i], z)
@@ -253,19 +253,21 @@ func TestFitRecovers(t *testing.T) {
 }
 
 // logSE returns the standard errors of the log-parameters from the inverse
-// of the observed information.
-func logSE(t *testing.T, cs []Customer, th []float64) []float64 {
+// of the observed information, the finite-difference Hessian (in
+// log-parameter space) of the log-likelihood whose gradient grad computes.
+func logSE(t *testing.T, grad func(theta, g []float64), th []float64) []float64 {
 	t.Helper()
 	const h = 1e-5
-	H := mat.NewDense(4, 4, nil)
-	g1, g2 := make([]float64, 4), make([]float64, 4)
-	for j := 0; j < 4; j++ {
+	n := len(th)
+	H := mat.NewDense(n, n, nil)
+	g1, g2 := make([]float64, n), make([]float64, n)
+	for j := 0; j < n; j++ {
 		up, dn := append([]float64(nil), th...), append([]float64(nil), th...)
 		up[j] *= math.Exp(h)
 		dn[j] *= math.Exp(-h)
-		bgnbdLL(up[0], up[1], up[2], up[3], cs, g1)
-		bgnbdLL(dn[0], dn[1], dn[2], dn[3], cs, g2)
-		for i := 0; i < 4; i++ {
+		grad(up, g1)
+		grad(dn, g2)
+		for i := 0; i < n; i++ {
 			H.Set(i, j, -(g1[i]-g2[i])/(2*h))
 		}
 	}
@@ -273,7 +275,7 @@ func logSE(t *testing.T, cs []Customer, th []float64) []float64 {
 	if err := cov.Inverse(H); err != nil {
 		t.Fatalf("information matrix not invertible: %v", err)
 	}
-	se := make([]float64, 4)
+	se := make([]float64, n)
 	for i := range se {
 		se[i] = math.Sqrt(cov.At(i, i))
 	}

@@ -179,18 +179,30 @@ func TestCDNOWPublished(t *testing.T) {
 	}
 
 	// Correlation of actual and predicted holdout transactions: 0.626
-	// (section 4). The tolerance is 0.01: the paper's predictions come from
-	// parameters rounded to 3 decimals and its summary data, and the
-	// correlation over 2,357 customers is dominated by a few heavy buyers,
-	// so its third decimal is not a property of the model.
+	// (section 4). We get 0.6256. The tolerance is 0.005, not the
+	// rounding interval [0.6255, 0.6265): the correlation is dominated by a
+	// few heavy buyers, and optimiser differences in the fourth decimal of
+	// the parameters (the paper used Excel's Solver) move it by about 1e-4,
+	// so its third decimal is a property of one run, not of the method.
 	var xs, ys []float64
 	for _, c := range cs {
 		xs = append(xs, c.HoldoutX)
 		ys = append(ys, m.ExpectedPurchases(cdnowHoldoutWeeks, c.X, c.TX, c.T))
 	}
 	corr := pearson(xs, ys)
+	// Not a published figure (logged for the churn comparison in
+	// docs/evaluation.md): share of customers with no holdout transaction
+	// vs the mean of ProbNoPurchase over the 39 holdout weeks.
+	var none, pNone float64
+	for _, c := range cs {
+		if c.HoldoutX == 0 {
+			none++
+		}
+		pNone += m.ProbNoPurchase(cdnowHoldoutWeeks, c.X, c.TX, c.T)
+	}
+	t.Logf("no holdout transaction: actual %.4f, mean ProbNoPurchase %.4f", none/float64(len(cs)), pNone/float64(len(cs)))
 	t.Logf("correlation actual vs predicted holdout transactions: %.4f", corr)
-	if math.Abs(corr-0.626) > 0.01 {
+	if math.Abs(corr-0.626) > 0.005 {
 		t.Errorf("correlation %.4f, published 0.626", corr)
 	}
 }
@@ -357,6 +369,31 @@ func TestCDNOWCLV(t *testing.T) {
 		}
 		if math.Abs(clv-tc.clv) > 1e-3*tc.clv {
 			t.Errorf("sample %d: CLV %.6f, lifetimes %v", tc.sample, clv, tc.clv)
+		}
+	}
+}
+
+// BenchmarkFitBGNBDCDNOW times the BG/NBD fit on the 2,357 CDNOW-sample
+// summaries (go test -bench FitBGNBD ./model/btyd/).
+func BenchmarkFitBGNBDCDNOW(b *testing.B) {
+	cs := cdnowCustomers(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := FitBGNBD(cs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExpectedPurchasesCDNOW times eq. (10) over the 2,357 customers
+// (one op = all customers).
+func BenchmarkExpectedPurchasesCDNOW(b *testing.B) {
+	cs := cdnowCustomers(b)
+	m := &BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, c := range cs {
+			m.ExpectedPurchases(cdnowHoldoutWeeks, c.X, c.TX, c.T)
 		}
 	}
 }
