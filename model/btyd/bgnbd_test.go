@@ -301,6 +301,8 @@ func TestFitErrors(t *testing.T) {
 		{"bad init length", []Customer{good}, &FitOptions{Init: []float64{1, 2}}, []string{"Init has 2 values, want 4"}},
 		{"bad init value", []Customer{good}, &FitOptions{Init: []float64{1, 0, 1, 1}}, []string{"Init[1] = 0"}},
 		{"bad penalizer", []Customer{good}, &FitOptions{Penalizer: -1}, []string{"Penalizer = -1"}},
+		{"no repeat buyer", []Customer{{ID: "z1", T: 10}, {ID: "z2", T: 20}}, nil, []string{"none of the 2 customers has a repeat transaction"}},
+		{"not identified", []Customer{good}, nil, []string{"runs off", "do not identify"}},
 	} {
 		_, err := FitBGNBD(tc.cs, tc.opts)
 		if err == nil || !errors.Is(err, ErrInput) {

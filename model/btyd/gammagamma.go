@@ -127,7 +127,7 @@ func FitGammaGammaOptions(cs []Customer, opts *FitOptions) (*GammaGamma, error) 
 	}
 	th, err := maximize(func(theta, grad []float64) float64 {
 		return ggLL(theta[0], theta[1], theta[2], sp, grad)
-	}, len(sp), x0, opts)
+	}, len(sp), x0, []string{"p", "q", "v"}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("btyd: Gamma-Gamma fit on %d customers: %w", len(sp), err)
 	}

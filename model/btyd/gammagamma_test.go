@@ -169,6 +169,7 @@ func TestFitGammaGammaErrors(t *testing.T) {
 		{"empty", nil, []string{"no customers"}},
 		{"no repeat buyers", []Customer{{ID: "a", T: 3}}, []string{"no customer with a repeat transaction"}},
 		{"zero spend", []Customer{{ID: "a", X: 1, TX: 1, T: 3, MeanValue: 5}, {ID: "z", X: 2, TX: 1, T: 3}}, []string{"customer 1", `"z"`, "MeanValue = 0", "positive"}},
+		{"one customer", []Customer{{ID: "a", X: 3, TX: 1, T: 3, MeanValue: 5}}, []string{"runs off", "do not identify"}},
 		{"invalid customer", []Customer{{ID: "n", X: 1, TX: 1, T: 3, MeanValue: -2}}, []string{`"n"`, "MeanValue = -2"}},
 	} {
 		_, err := FitGammaGamma(tc.cs)
