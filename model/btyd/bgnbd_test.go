@@ -111,7 +111,7 @@ func TestPAlive(t *testing.T) {
 // their histories (the conditional expectation averaged over histories),
 // up to Monte-Carlo error (4 standard errors).
 func TestExpectations(t *testing.T) {
-	const n, horizon = 60000, 26.0
+	const n, horizon = 30000, 26.0
 	for _, m := range []BGNBD{cdnowParams, {R: 1.5, Alpha: 6, A: 2.5, B: 4}} {
 		rng := rand.New(rand.NewPCG(7, 8))
 		sims := simulateBGNBD(rng, m, nil, n, func(r *rand.Rand) float64 { return 10 + 30*r.Float64() }, horizon)
