@@ -9,7 +9,7 @@ DEMO_MEMBERS ?= 5000
 DEMO_WEEKS   ?= 104
 DEMO_SEED    ?= 1
 
-.PHONY: all build demo test vet fmt fmt-check lint bench clean proto proto-check fuzz
+.PHONY: all build demo test vet fmt fmt-check lint bench clean proto proto-check fuzz bench-torch
 
 all: build
 
@@ -65,6 +65,20 @@ lint: fmt-check vet
 ## bench: benchmarks (not part of make test); figures go to docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./datasets/... ./features/... ./model/... ./train/...
+
+## bench-torch: the Go LSTM against PyTorch on CPU, side by side in one run
+## (model/bench/compare.sh). PyTorch is Debian's python3-torch with the
+## OpenMP OpenBLAS; as root on Debian the target installs them with apt-get
+## when missing, otherwise it says what to install. Wants an idle machine.
+bench-torch:
+	@if ! python3 -c 'import torch' 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch libopenblas0-openmp; \
+		else \
+			echo "bench-torch: needs Debian's python3-torch and libopenblas0-openmp (apt-get install -y python3-torch libopenblas0-openmp)"; exit 1; \
+		fi; \
+	fi
+	model/bench/compare.sh
 
 ## fuzz: run every fuzz target of the module for FUZZTIME each (not part of
 ## make test; the seed corpora run in make test). A new input the fuzzer
