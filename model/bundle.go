@@ -119,6 +119,17 @@ type Inputs struct {
 	Indicators bool
 	// Summary appends the log window sums of the count features.
 	Summary bool
+
+	sumCols []int // SummaryColumns(Spec), set by Bundle.Inputs; nil: computed per call
+}
+
+// summaryColumns returns SummaryColumns(in.Spec), cached when in came from
+// Bundle.Inputs.
+func (in Inputs) summaryColumns() []int {
+	if in.sumCols != nil {
+		return in.sumCols
+	}
+	return SummaryColumns(in.Spec)
 }
 
 // SummaryColumns returns the indices in spec.Sequence of the count features
@@ -140,7 +151,7 @@ func (in Inputs) StaticWidth() int {
 		w += len(in.Spec.Indicators)
 	}
 	if in.Summary {
-		w += len(SummaryColumns(in.Spec))
+		w += len(in.summaryColumns())
 	}
 	return w
 }
@@ -169,7 +180,7 @@ func (in Inputs) Static(dst []float32, static []float32, ind *features.Indicator
 	}
 	if in.Summary {
 		F := len(in.Spec.Sequence)
-		for _, j := range SummaryColumns(in.Spec) {
+		for _, j := range in.summaryColumns() {
 			var sum float64
 			for r := j; r < len(window); r += F {
 				sum += float64(window[r])
@@ -235,7 +246,7 @@ const bundleFormat = "retain-model-bundle"
 
 // Inputs returns the bundle's input encoding.
 func (b *Bundle) Inputs() Inputs {
-	return Inputs{Spec: b.Spec, Normalizer: b.Normalizer, Indicators: b.Indicators, Summary: b.Summary}
+	return Inputs{Spec: b.Spec, Normalizer: b.Normalizer, Indicators: b.Indicators, Summary: b.Summary, sumCols: SummaryColumns(b.Spec)}
 }
 
 // Validate checks that the bundle's parts agree with each other and with
