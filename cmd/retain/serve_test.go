@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"retain/datasets"
+	"retain/serve/playbook"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server's goroutines
@@ -238,5 +239,25 @@ func TestServeScoreCLI(t *testing.T) {
 		t.Errorf("port of the stopped server still taken: %v", err)
 	} else {
 		l.Close()
+	}
+}
+
+// TestServePlaybookFlags: --print-playbook prints the embedded default,
+// and a bad --playbook stops serve before it listens, naming the file,
+// line and field.
+func TestServePlaybookFlags(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "serve", "--print-playbook")
+	if code != 0 || stdout != string(playbook.DefaultSource()) {
+		t.Fatalf("--print-playbook: exit %d, stderr %s", code, stderr)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\ncurrency: EUR\nrules:\n  - name: r\n    action: {kind: k, offer_txt: x}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "serve", "--store", filepath.Join(dir, "s.db"), "--model", filepath.Join(dir, "none.rtmb"),
+		"--no-auth", "--metrics", "-", "--playbook", bad)
+	if code == 0 || !strings.Contains(stderr, "bad.yaml:5: rules[0].action.offer_txt: unknown field") {
+		t.Errorf("bad playbook: exit %d, stderr %s", code, stderr)
 	}
 }
