@@ -402,3 +402,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDocExample: the playbook shown in docs/playbook.md parses and gives
+// the coach callback it describes.
+func TestDocExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/playbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	src, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/playbook.md has no yaml block")
+	}
+	p, err := Parse([]byte(src), "docs/playbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Evaluate(&Facts{Indicators: &features.Indicators{RecencyDays: 120}, MinorUnits: 2})
+	if want := "No visit for 120 days: a coach calls 1-to-1 and offers a free trial class."; got.Kind != "coach_callback" || got.OfferText != want {
+		t.Errorf("got %+v", got)
+	}
+}
