@@ -424,3 +424,18 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+// BenchmarkEvaluate: one evaluation of the issue example for a member who
+// matches its fourth rule, with placeholders filled in.
+func BenchmarkEvaluate(b *testing.B) {
+	p, err := Load("../../docs/examples/playbook-spend-bands.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &Facts{Indicators: &features.Indicators{Monetary: 750000, Tier: features.TierActive, RecencyDays: 12}, ChurnProbability: 0.7, Risk: RiskHigh, MinorUnits: 2}
+	for b.Loop() {
+		if p.Evaluate(f).Kind != "retention_offer" {
+			b.Fatal("wrong rule")
+		}
+	}
+}
