@@ -17,6 +17,7 @@ import (
 	"retain/datasets"
 	"retain/features"
 	"retain/model"
+	"retain/serve/playbook"
 )
 
 // BundleOptions tunes a BundleScorer. A nil *BundleOptions means defaults.
@@ -28,10 +29,16 @@ type BundleOptions struct {
 	// Store.Courses fits. Default nil: no club information, the first
 	// course of the category (by course id) is taken.
 	Catalog func(ids []string) (map[string]datasets.Course, error)
-	// HighRisk is the churn probability from which a member without a
-	// callback or renewal flag gets a retention offer. Set it to the
-	// server's Options.Risk.High. Default 0.6.
-	HighRisk float64
+	// HighRisk and MediumRisk are the churn probabilities from which the
+	// playbook's risk level is high and medium (its `risk` condition). Set
+	// them to the server's Options.Risk.High and Medium. Defaults 0.6 and
+	// 0.3, the server's defaults.
+	HighRisk, MediumRisk float64
+	// Playbook gives the recommended action (docs/playbook.md). Default
+	// nil: playbook.Default(), a coach callback for coach_callback_90d, a
+	// renewal reminder at the renewal_reminder_* stage, and at high risk
+	// the retention offer of the member's tier.
+	Playbook *playbook.Playbook
 }
 
 // attributionWeeks is the number of most recent weeks that occlusion
@@ -49,7 +56,12 @@ type BundleScorer struct {
 	in   model.Inputs
 	fz   *features.Featurizer
 	info ModelInfo
-	high float64
+
+	// The action playbook and what it needs beyond the indicators.
+	high, medium float64
+	pb           *playbook.Playbook
+	minorUnits   int
+	reminderDays []int
 
 	catCourses [][]int           // by category: indices in Spec.Courses
 	courseClub map[string]string // course id -> club, from BundleOptions.Catalog
@@ -62,6 +74,7 @@ var (
 	_ Scorer      = (*BundleScorer)(nil)
 	_ Checker     = (*BundleScorer)(nil)
 	_ Recommender = (*BundleScorer)(nil)
+	_ ChurnTester = (*BundleScorer)(nil)
 )
 
 // occlusionGroup is a group of features that the attribution replaces by
@@ -109,9 +122,6 @@ func NewBundleScorer(path string, opts *BundleOptions) (*BundleScorer, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.HighRisk == 0 {
-		o.HighRisk = 0.6
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("serve: bundle: %w", err)
@@ -136,6 +146,18 @@ func NewBundleScorer(path string, opts *BundleOptions) (*BundleScorer, error) {
 }
 
 func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*BundleScorer, error) {
+	if o.HighRisk == 0 {
+		o.HighRisk = 0.6
+	}
+	if o.MediumRisk == 0 {
+		o.MediumRisk = min(0.3, o.HighRisk)
+	}
+	if !(o.MediumRisk > 0 && o.MediumRisk <= o.HighRisk && o.HighRisk <= 1) {
+		return nil, fmt.Errorf("serve: bundle options: risk thresholds medium %v, high %v: want 0 < medium <= high <= 1", o.MediumRisk, o.HighRisk)
+	}
+	if o.Playbook == nil {
+		o.Playbook = playbook.Default()
+	}
 	// Serving computes no labels: the history ends at the cutoff.
 	spec := *b.Spec
 	spec.Config.DataEnd = time.Time{}
@@ -146,7 +168,8 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 	if err := b.CheckCompatible(fz.Spec()); err != nil {
 		return nil, fmt.Errorf("serve: bundle: %w", err)
 	}
-	s := &BundleScorer{b: b, in: b.Inputs(), fz: fz, high: o.HighRisk}
+	s := &BundleScorer{b: b, in: b.Inputs(), fz: fz, high: o.HighRisk, medium: o.MediumRisk, pb: o.Playbook,
+		minorUnits: spec.Config.Values.MinorUnits, reminderDays: slices.Clone(spec.Config.Flags.ReminderDays)}
 	s.catCourses = make([][]int, len(spec.Categories))
 	for i, c := range spec.CourseCategory {
 		s.catCourses[c] = append(s.catCourses[c], i)
@@ -206,6 +229,9 @@ func (s *BundleScorer) Info() ModelInfo { return s.info }
 // Bundle returns the model bundle. It must not be modified.
 func (s *BundleScorer) Bundle() *model.Bundle { return s.b }
 
+// Playbook returns the action playbook.
+func (s *BundleScorer) Playbook() *playbook.Playbook { return s.pb }
+
 // Score implements Scorer.
 //
 // ChurnProbability is the bundle's calibrated churn probability. Flags
@@ -227,9 +253,13 @@ func (s *BundleScorer) Bundle() *model.Bundle { return s.b }
 // values raise the risk over an average member's. The three largest in
 // magnitude are kept.
 //
-// Action: coach_callback when the coach_callback_90d flag is set, else a
+// Action is the playbook's (BundleOptions.Playbook): by default
+// coach_callback when the coach_callback_90d flag is set, else a
 // renewal_reminder with the flag's stage ("60d", ...), else, at or above
 // BundleOptions.HighRisk, a retention_offer with a tier-specific offer.
+//
+// AlreadyChurned is features.Featurizer.AlreadyChurned: the bundle's label
+// definition says the member had churned by asOf.
 func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*Score, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -257,7 +287,21 @@ func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*
 		NextCourses:      s.nextCourses(h, p.NextCategory),
 		Reasons:          reasons,
 		Action:           s.action(ind, p.Churn),
+		AlreadyChurned:   s.fz.AlreadyChurned(ex),
 	}, nil
+}
+
+// AlreadyChurned implements ChurnTester: the features alone, no forward
+// pass.
+func (s *BundleScorer) AlreadyChurned(ctx context.Context, h *History, asOf time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	ex, err := s.fz.Compute((*features.History)(h), asOf)
+	if err != nil {
+		return false, fmt.Errorf("serve: features: %w", err)
+	}
+	return s.fz.AlreadyChurned(ex), nil
 }
 
 // Recommend implements Recommender: the features and one forward pass,
@@ -443,32 +487,22 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// The retention offers by tier. They live in code until issue 6 moves
-// the actions to a playbook file that staff can edit.
-var retentionOffers = map[features.Tier]string{
-	features.TierPotential: "20% off the next month, 3 free basic sessions and a reward for referring a friend",
-	features.TierActive:    "30% off the next month and a quarterly perk",
-	features.TierCore:      "40% off the next month and a personal concierge",
-}
-
-// action returns the recommended action (see Score). Issue 6 moves these
-// rules to a playbook file.
+// action returns the recommended action of a member with indicators ind
+// and churn probability p: the playbook's (see Score). It cannot fail:
+// playbook.Parse checked everything that could.
 func (s *BundleScorer) action(ind *features.Indicators, p float64) Action {
-	if ind.Flags&features.FlagCoachCallback != 0 {
-		return Action{Kind: "coach_callback", OfferText: "No visit for 90 days or more: a coach should call the member."}
+	risk := playbook.RiskLow
+	switch {
+	case p >= s.high:
+		risk = playbook.RiskHigh
+	case p >= s.medium:
+		risk = playbook.RiskMedium
 	}
-	for _, name := range ind.Flags.Names() {
-		if stage, ok := strings.CutPrefix(name, "renewal_reminder_"); ok {
-			return Action{Kind: "renewal_reminder", Stage: stage,
-				OfferText: fmt.Sprintf("The contract ends within %s: remind the member to renew.", strings.TrimSuffix(stage, "d")+" days")}
-		}
-	}
-	if p >= s.high {
-		if offer, ok := retentionOffers[ind.Tier]; ok {
-			return Action{Kind: "retention_offer", OfferText: offer}
-		}
-	}
-	return Action{}
+	a := s.pb.Evaluate(&playbook.Facts{
+		Indicators: ind, ChurnProbability: p, Risk: risk,
+		MinorUnits: s.minorUnits, ReminderDays: s.reminderDays,
+	})
+	return Action{Kind: a.Kind, Stage: a.Stage, OfferText: a.OfferText}
 }
 
 // checkAsOf is the cutoff of the synthetic member of Check.
@@ -546,12 +580,11 @@ func (s *BundleScorer) Check(ctx context.Context) error {
 // LoadBundle loads the model bundle at path as a BundleScorer and makes
 // it the server's Scorer (see SetScorer). A bundle that does not load or
 // fails its check is refused: the current Scorer keeps serving and the
-// error says why. This is the hot reload of `retain serve` on SIGHUP.
+// error says why. It is LoadModel without a playbook file.
 func (s *Server) LoadBundle(ctx context.Context, path string, opts *BundleOptions) error {
-	sc, err := NewBundleScorer(path, opts)
-	if err != nil {
-		s.log.Error("model bundle refused; keeping the current model", "path", path, "err", err)
-		return err
+	files := ModelFiles{Bundle: path}
+	if opts != nil {
+		files.Options = *opts
 	}
-	return s.SetScorer(ctx, sc)
+	return s.LoadModel(ctx, files)
 }

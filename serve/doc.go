@@ -7,9 +7,11 @@
 // through a Scorer, a small interface that package features and the model
 // bundle satisfy together; the server holds one Scorer at a time and swaps
 // it atomically (SetScorer), which is how a new model bundle goes live.
-// Until a Scorer is set and checked, the standard grpc.health.v1 service
-// reports NOT_SERVING and the scoring calls answer UNAVAILABLE; ingestion
-// works without a model.
+// LoadModel builds the model bundle's Scorer (BundleScorer) with its
+// action playbook (package serve/playbook) and swaps it in; WatchModel
+// calls it when the files change. Until a Scorer is set and checked, the
+// standard grpc.health.v1 service reports NOT_SERVING and the scoring
+// calls answer UNAVAILABLE; ingestion works without a model.
 //
 // The same calls are served as JSON over HTTP (HTTPHandler, grpc-gateway)
 // through the same interceptors.

@@ -17,6 +17,8 @@ type metrics struct {
 	churn    prometheus.Histogram
 	events   *prometheus.CounterVec // by result: accepted, duplicate
 	panics   prometheus.Counter
+	skipped  prometheus.Counter     // already-churned members left out of whole-store pulls
+	reloads  *prometheus.CounterVec // by result: ok, refused
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -55,9 +57,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "retain_panics_recovered_total",
 			Help: "Panics in handlers, recovered and answered with INTERNAL.",
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "retain_stream_skipped_churned_total",
+			Help: "Members left out of whole-store StreamScores pulls because they had already churned at as_of.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "retain_model_reloads_total",
+			Help: "Reloads of the model bundle and playbook (LoadBundle, LoadModel: SIGHUP, file watch), by result (ok, refused).",
+		}, []string{"result"}),
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.errors, m.latency, m.inFlight, m.model, m.churn, m.events, m.panics} {
+	for _, c := range []prometheus.Collector{m.requests, m.errors, m.latency, m.inFlight, m.model, m.churn, m.events, m.panics, m.skipped, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

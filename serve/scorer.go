@@ -53,6 +53,15 @@ type Recommender interface {
 	Recommend(ctx context.Context, h *History, asOf time.Time) ([]CourseProbability, error)
 }
 
+// A ChurnTester is a Scorer that can tell, more cheaply than by scoring,
+// whether a member had already churned at asOf (Score.AlreadyChurned).
+// StreamScores uses it to skip churned members before scoring them.
+// AlreadyChurned has Score's contract and must agree with
+// Score.AlreadyChurned for the same h and asOf.
+type ChurnTester interface {
+	AlreadyChurned(ctx context.Context, h *History, asOf time.Time) (bool, error)
+}
+
 // Score is what a Scorer says about one member.
 //
 // The server checks every Score before it leaves: ChurnProbability and the
@@ -75,6 +84,10 @@ type Score struct {
 	Reasons []Reason
 	// Action is what staff should do; the zero Action means none.
 	Action Action
+	// AlreadyChurned says that the member had already churned at asOf by
+	// the model's label definition (docs/labels.md): such members were
+	// not in the training data, and whole-store pulls skip them.
+	AlreadyChurned bool
 }
 
 // CourseProbability is a course and the probability that it is the

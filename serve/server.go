@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -54,6 +56,7 @@ type Server struct {
 
 	scorer atomic.Pointer[liveScorer]
 	setMu  sync.Mutex // serializes SetScorer
+	loadMu sync.Mutex // serializes LoadModel (SIGHUP and the file watch)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -525,6 +528,7 @@ func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf tim
 		ModelVersion:     ls.info.Version,
 		ScoredAt:         timestamppb.New(s.opts.Now()),
 		AsOf:             timestamppb.New(asOf),
+		AlreadyChurned:   sc.AlreadyChurned,
 	}
 	for _, r := range sc.Reasons {
 		ms.Reasons = append(ms.Reasons, &retainv1.Reason{Name: r.Name, Description: r.Description, Contribution: r.Contribution})
@@ -642,16 +646,35 @@ func (s *Server) scoreSubject(ctx context.Context, id *string, inline *retainv1.
 }
 
 // scoreStored scores a member of the store; a member-level failure comes
-// back as a ScoreError, a call-level one (the context) as an error.
-func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asOf time.Time, topK int) (*retainv1.MemberScore, *retainv1.ScoreError, error) {
+// back as a ScoreError, a call-level one (the context) as an error. With
+// skipChurned, a member who had already churned at asOf gives neither a
+// score nor an error: all three results are nil.
+func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asOf time.Time, topK int, skipChurned bool) (*retainv1.MemberScore, *retainv1.ScoreError, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, ctxErr(err)
 	}
 	h, err := s.storedHistory(id, asOf)
+	if err == nil && skipChurned {
+		// The cheap test first, when the Scorer has one: no forward pass
+		// for a member who is skipped.
+		if ct, ok := ls.s.(ChurnTester); ok {
+			var churned bool
+			if churned, err = ct.AlreadyChurned(ctx, h, asOf); err != nil {
+				err = s.scoringErr(ctx, ls, h, err)
+			} else if churned {
+				s.metrics.skipped.Inc()
+				return nil, nil, nil
+			}
+		}
+	}
 	if err == nil {
 		var ms *retainv1.MemberScore
 		ms, err = s.score(ctx, ls, h, asOf, topK)
 		if err == nil {
+			if skipChurned && ms.GetAlreadyChurned() {
+				s.metrics.skipped.Inc()
+				return nil, nil, nil
+			}
 			return ms, nil, nil
 		}
 	}
@@ -674,7 +697,7 @@ func (s *Server) ScoreMembers(ctx context.Context, req *retainv1.ScoreMembersReq
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
 	resp := &retainv1.ScoreMembersResponse{}
 	for _, id := range req.GetMemberIds() {
-		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK)
+		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK, false)
 		if err != nil {
 			return nil, err
 		}
@@ -691,8 +714,16 @@ func (s *Server) ScoreMembers(ctx context.Context, req *retainv1.ScoreMembersReq
 // at a time, each page in its own short read transaction.
 const streamPage = 256
 
+// SkippedChurnedTrailer is the trailer metadata key of StreamScores that
+// holds the number of members a whole-store pull left out because they
+// had already churned at as_of (decimal; "0" when none).
+const SkippedChurnedTrailer = "retain-skipped-churned"
+
 // StreamScores implements retainv1.RetainServiceServer. One model version
-// scores a whole stream.
+// scores a whole stream. A whole-store pull (no member_ids) skips the
+// members who had already churned at as_of (Score.AlreadyChurned) unless
+// include_churned, and says how many in the SkippedChurnedTrailer
+// trailer; listed members are always scored.
 func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.ServerStreamingServer[retainv1.StreamScoresResponse]) error {
 	if err := validateStream(req, s.opts.limits()); err != nil {
 		return err
@@ -703,27 +734,36 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 	}
 	ctx := stream.Context()
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
-	send := func(id string) error {
-		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK)
+	skipped := 0
+	send := func(id string, skipChurned bool) error {
+		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK, skipChurned)
 		if err != nil {
 			return err
 		}
 		resp := &retainv1.StreamScoresResponse{}
-		if se != nil {
+		switch {
+		case se != nil:
 			resp.Result = &retainv1.StreamScoresResponse_Error{Error: se}
-		} else {
+		case ms != nil:
 			resp.Result = &retainv1.StreamScoresResponse_Score{Score: ms}
+		default:
+			skipped++
+			return nil
 		}
 		return stream.Send(resp)
 	}
 	if ids := req.GetMemberIds(); len(ids) > 0 {
 		for _, id := range ids {
-			if err := send(id); err != nil {
+			if err := send(id, false); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+	defer func() {
+		stream.SetTrailer(metadata.Pairs(SkippedChurnedTrailer, strconv.Itoa(skipped)))
+	}()
+	skip := !req.GetIncludeChurned()
 	after := req.GetStartAfter()
 	for {
 		ids, err := s.store.MemberIDs(after, streamPage)
@@ -732,7 +772,7 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 			return status.Error(codes.Internal, "reading the member state failed")
 		}
 		for _, id := range ids {
-			if err := send(id); err != nil {
+			if err := send(id, skip); err != nil {
 				return err
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	retainv1 "retain/proto/retain/v1"
+	"retain/serve"
 	"retain/serve/client"
 )
 
@@ -43,6 +44,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print each score as one line of protojson")
 	topK := fs.Int("top-k", 3, "next-course suggestions per member")
 	top := fs.Int("top", 0, "score every member of the server (StreamScores) and print the N most at risk")
+	inclChurned := fs.Bool("include-churned", false, "with --top: also rank the members who had already churned at --as-of (docs/labels.md)")
 	asOfStr := fs.String("as-of", "", "score as of this RFC 3339 instant (default: now)")
 	wait := fs.Duration("wait", 0, "first wait up to this long for the server's health to say SERVING (default: do not wait)")
 	timeout := fs.Duration("timeout", time.Minute, "deadline of each call")
@@ -110,7 +112,11 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	var scores []*retainv1.MemberScore
 	var failed []*retainv1.ScoreError
 	if *top > 0 {
-		scores, failed, err = streamTop(c, *top, asOf, int32(*topK), *timeout)
+		var skipped string
+		scores, failed, skipped, err = streamTop(c, *top, asOf, int32(*topK), *inclChurned, *timeout)
+		if skipped != "" && skipped != "0" {
+			fmt.Fprintf(stderr, "retain score: %s members who had already churned were left out (--include-churned to rank them too)\n", skipped)
+		}
 	} else {
 		scores, failed, err = scoreIDs(c, ids, asOf, int32(*topK), *timeout)
 	}
@@ -194,14 +200,16 @@ func scoreIDs(c *client.Client, ids []string, asOf *timestamppb.Timestamp, topK 
 	return scores, failed, nil
 }
 
-// streamTop scores every member of the server and returns the n with the
-// highest churn probability, highest first (ties by member id).
-func streamTop(c *client.Client, n int, asOf *timestamppb.Timestamp, topK int32, timeout time.Duration) ([]*retainv1.MemberScore, []*retainv1.ScoreError, error) {
+// streamTop scores every member of the server (the active ones unless
+// includeChurned) and returns the n with the highest churn probability,
+// highest first (ties by member id), and the server's count of churned
+// members left out ("" when it sent none).
+func streamTop(c *client.Client, n int, asOf *timestamppb.Timestamp, topK int32, includeChurned bool, timeout time.Duration) (_ []*retainv1.MemberScore, _ []*retainv1.ScoreError, skipped string, _ error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	st, err := c.StreamScores(ctx, &retainv1.StreamScoresRequest{AsOf: asOf, TopK: topK})
+	st, err := c.StreamScores(ctx, &retainv1.StreamScoresRequest{AsOf: asOf, TopK: topK, IncludeChurned: includeChurned})
 	if err != nil {
-		return nil, nil, fmt.Errorf("StreamScores: %w", err)
+		return nil, nil, "", fmt.Errorf("StreamScores: %w", err)
 	}
 	var all []*retainv1.MemberScore
 	var failed []*retainv1.ScoreError
@@ -211,7 +219,7 @@ func streamTop(c *client.Client, n int, asOf *timestamppb.Timestamp, topK int32,
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("StreamScores: %w", err)
+			return nil, nil, "", fmt.Errorf("StreamScores: %w", err)
 		}
 		if s := r.GetScore(); s != nil {
 			all = append(all, s)
@@ -225,7 +233,10 @@ func streamTop(c *client.Client, n int, asOf *timestamppb.Timestamp, topK int32,
 		}
 		return strings.Compare(a.GetMemberId(), b.GetMemberId())
 	})
-	return all[:min(n, len(all))], failed, nil
+	if v := st.Trailer().Get(serve.SkippedChurnedTrailer); len(v) > 0 {
+		skipped = v[0]
+	}
+	return all[:min(n, len(all))], failed, skipped, nil
 }
 
 // printScore writes one member's score for a person to read.

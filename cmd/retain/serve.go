@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"retain/serve"
+	"retain/serve/playbook"
 )
 
 func init() {
@@ -21,8 +22,10 @@ func init() {
 }
 
 // runServe serves until SIGINT or SIGTERM, then shuts down gracefully.
-// SIGHUP reloads the model bundle; a bundle that does not load or fails
-// its check is refused, logged, and the current model keeps serving.
+// SIGHUP, and with --watch (the default) a change of the bundle or
+// playbook file, reloads the model bundle and the playbook; a bundle or
+// playbook that does not load or fails its check is refused, logged, and
+// the current model keeps serving.
 func runServe(args []string, stdout, stderr io.Writer) error {
 	return serveUntil(context.Background(), args, stdout, stderr)
 }
@@ -34,6 +37,10 @@ func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlags("serve", stderr)
 	storePath := fs.String("store", "", "serving store file, filled by 'retain load' (required)")
 	bundle := fs.String("model", "", "model bundle written by 'retain train' (required)")
+	pbPath := fs.String("playbook", "", "action playbook file, YAML or JSON (docs/playbook.md; default: the embedded playbook)")
+	printPB := fs.Bool("print-playbook", false, "print the embedded default playbook, a starting point for --playbook, and exit")
+	watch := fs.Bool("watch", true, "reload when the --model or --playbook file changes (also on SIGHUP)")
+	poll := fs.Duration("watch-poll", 0, "with --watch: look at the files this often instead of waiting for file-system events (for NFS and the like)")
 	fs.StringVar(&o.Addr, "addr", o.Addr, "gRPC listen address")
 	fs.StringVar(&o.HTTPAddr, "http", "", "JSON/HTTP listen address (default: none)")
 	fs.StringVar(&o.MetricsAddr, "metrics", o.MetricsAddr, "Prometheus /metrics listen address; - for none")
@@ -47,6 +54,10 @@ func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&o.TimeZone, "timezone", o.TimeZone, "IANA time zone of the timetable's start times")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *printPB {
+		_, err := stdout.Write(playbook.DefaultSource())
 		return err
 	}
 	if *storePath == "" || *bundle == "" || (*tokens == "" && !o.NoAuth) {
@@ -72,8 +83,15 @@ func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer store.Close()
-	bopts := &serve.BundleOptions{Catalog: store.Courses, HighRisk: o.Risk.High}
-	sc, err := serve.NewBundleScorer(*bundle, bopts)
+	files := serve.ModelFiles{Bundle: *bundle, Playbook: *pbPath,
+		Options: serve.BundleOptions{Catalog: store.Courses, HighRisk: o.Risk.High, MediumRisk: o.Risk.Medium}}
+	bopts := files.Options
+	if *pbPath != "" {
+		if bopts.Playbook, err = playbook.Load(*pbPath); err != nil {
+			return err
+		}
+	}
+	sc, err := serve.NewBundleScorer(*bundle, &bopts)
 	if err != nil {
 		return err
 	}
@@ -95,14 +113,15 @@ func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer)
 			case <-ctx.Done():
 				return
 			case <-hup:
-				logger.Info("SIGHUP: reloading the model bundle", "path", *bundle)
-				// LoadBundle logs a refusal; the current model stays.
-				if err := srv.LoadBundle(ctx, *bundle, bopts); err == nil {
-					logger.Info("model bundle reloaded", "path", *bundle)
-				}
+				logger.Info("SIGHUP: reloading the model", "bundle", *bundle, "playbook", *pbPath)
+				// LoadModel logs a refusal; the current model stays.
+				srv.LoadModel(ctx, files)
 			}
 		}
 	}()
+	if *watch {
+		go srv.WatchModel(ctx, files, &serve.WatchOptions{Poll: *poll})
+	}
 	err = srv.ListenAndServe(ctx)
 	if errors.Is(err, context.Canceled) {
 		err = nil

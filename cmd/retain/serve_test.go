@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"retain/datasets"
+	"retain/serve/playbook"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server's goroutines
@@ -154,27 +155,67 @@ func TestServeScoreCLI(t *testing.T) {
 		}
 	}
 
-	// --top streams every member and keeps the most at risk, highest first.
-	code, stdout, stderr = runCLI(t, append(base, "--top", "3", "--json")...)
-	if code != 0 {
-		t.Fatalf("score --top exited %d:\n%s\n%s", code, stdout, stderr)
+	// --top streams every member and keeps the most at risk, highest
+	// first. As of the data's end, the members who had already churned are
+	// left out by default.
+	var manifest struct {
+		End time.Time `json:"end"`
 	}
-	lines = strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("score --top 3 printed %d lines:\n%s", len(lines), stdout)
+	if b, err := os.ReadFile(filepath.Join(data, "dataset.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
 	}
-	prev := 2.0
-	for _, l := range lines {
-		var m struct {
-			ChurnProbability float64 `json:"churnProbability"`
+	type topScore struct {
+		MemberID         string  `json:"memberId"`
+		ChurnProbability float64 `json:"churnProbability"`
+		AlreadyChurned   bool    `json:"alreadyChurned"`
+	}
+	topOf := func(args ...string) ([]topScore, string) {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, append(append(base, "--top", "3", "--json"), args...)...)
+		if code != 0 {
+			t.Fatalf("score --top %v exited %d:\n%s\n%s", args, code, stdout, stderr)
 		}
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatal(err)
+		var out []topScore
+		for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			if l == "" {
+				continue
+			}
+			var m topScore
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatal(err)
+			}
+			if len(out) > 0 && m.ChurnProbability > out[len(out)-1].ChurnProbability {
+				t.Errorf("--top %v not in descending churn order:\n%s", args, stdout)
+			}
+			out = append(out, m)
 		}
-		if m.ChurnProbability > prev {
-			t.Errorf("--top not in descending churn order:\n%s", stdout)
+		return out, stderr
+	}
+	atEnd := manifest.End.Add(time.Second).Format(time.RFC3339)
+	top, _ := topOf("--as-of", atEnd)
+	if len(top) != 3 {
+		t.Fatalf("score --top 3 as of the data's end printed %d members", len(top))
+	}
+	for _, m := range top {
+		if m.AlreadyChurned {
+			t.Errorf("--top without --include-churned gave churned member %s", m.MemberID)
 		}
-		prev = m.ChurnProbability
+	}
+	// Now, long after the synthetic data ends, every member has churned
+	// by the inactivity definition: none is left, and the CLI says so.
+	if top, stderr := topOf(); len(top) != 0 || !strings.Contains(stderr, "200 members who had already churned were left out") {
+		t.Errorf("score --top now: %d members, stderr %q; want none and 200 left out", len(top), stderr)
+	}
+	top, _ = topOf("--include-churned")
+	if len(top) != 3 {
+		t.Fatalf("score --top 3 --include-churned printed %d members", len(top))
+	}
+	for _, m := range top {
+		if !m.AlreadyChurned {
+			t.Errorf("member %s scored now is not marked already churned", m.MemberID)
+		}
 	}
 
 	// Refusals: an unknown member, and a wrong token.
@@ -198,5 +239,25 @@ func TestServeScoreCLI(t *testing.T) {
 		t.Errorf("port of the stopped server still taken: %v", err)
 	} else {
 		l.Close()
+	}
+}
+
+// TestServePlaybookFlags: --print-playbook prints the embedded default,
+// and a bad --playbook stops serve before it listens, naming the file,
+// line and field.
+func TestServePlaybookFlags(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "serve", "--print-playbook")
+	if code != 0 || stdout != string(playbook.DefaultSource()) {
+		t.Fatalf("--print-playbook: exit %d, stderr %s", code, stderr)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\ncurrency: EUR\nrules:\n  - name: r\n    action: {kind: k, offer_txt: x}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "serve", "--store", filepath.Join(dir, "s.db"), "--model", filepath.Join(dir, "none.rtmb"),
+		"--no-auth", "--metrics", "-", "--playbook", bad)
+	if code == 0 || !strings.Contains(stderr, "bad.yaml:5: rules[0].action.offer_txt: unknown field") {
+		t.Errorf("bad playbook: exit %d, stderr %s", code, stderr)
 	}
 }

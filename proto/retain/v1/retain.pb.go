@@ -1038,9 +1038,14 @@ type MemberScore struct {
 	// When the server computed the score.
 	ScoredAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=scored_at,json=scoredAt,proto3" json:"scored_at,omitempty"`
 	// The instant the member was scored as of.
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The member had already churned at as_of by the label definition the
+	// model was trained with (docs/labels.md, "already churned at t"): such
+	// members were excluded from training, so the churn probability says
+	// little. A whole-store StreamScores skips them unless include_churned.
+	AlreadyChurned bool `protobuf:"varint,12,opt,name=already_churned,json=alreadyChurned,proto3" json:"already_churned,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MemberScore) Reset() {
@@ -1148,6 +1153,13 @@ func (x *MemberScore) GetAsOf() *timestamppb.Timestamp {
 		return x.AsOf
 	}
 	return nil
+}
+
+func (x *MemberScore) GetAlreadyChurned() bool {
+	if x != nil {
+		return x.AlreadyChurned
+	}
+	return false
 }
 
 // ScoreError says why one member of a batch was not scored.
@@ -1481,11 +1493,16 @@ type StreamScoresRequest struct {
 	MemberIds []string `protobuf:"bytes,1,rep,name=member_ids,json=memberIds,proto3" json:"member_ids,omitempty"`
 	// With member_ids empty: start after this member_id, to resume a pull
 	// that was cut off.
-	StartAfter    string                 `protobuf:"bytes,2,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	TopK          int32                  `protobuf:"varint,4,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StartAfter string                 `protobuf:"bytes,2,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	AsOf       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	TopK       int32                  `protobuf:"varint,4,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
+	// With member_ids empty: also stream the members who had already churned
+	// at as_of by the model's label definition (docs/labels.md). By default
+	// a whole-store pull has only the active members; listed member_ids are
+	// always scored, and MemberScore.already_churned says which had churned.
+	IncludeChurned bool `protobuf:"varint,5,opt,name=include_churned,json=includeChurned,proto3" json:"include_churned,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StreamScoresRequest) Reset() {
@@ -1544,6 +1561,13 @@ func (x *StreamScoresRequest) GetTopK() int32 {
 		return x.TopK
 	}
 	return 0
+}
+
+func (x *StreamScoresRequest) GetIncludeChurned() bool {
+	if x != nil {
+		return x.IncludeChurned
+	}
+	return false
 }
 
 type StreamScoresResponse struct {
@@ -2169,7 +2193,7 @@ const file_retain_v1_retain_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x1d\n" +
 	"\n" +
-	"offer_text\x18\x03 \x01(\tR\tofferText\"\xf4\x03\n" +
+	"offer_text\x18\x03 \x01(\tR\tofferText\"\x9d\x04\n" +
 	"\vMemberScore\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12+\n" +
 	"\x11churn_probability\x18\x02 \x01(\x01R\x10churnProbability\x123\n" +
@@ -2183,7 +2207,8 @@ const file_retain_v1_retain_proto_rawDesc = "" +
 	"\rmodel_version\x18\t \x01(\tR\fmodelVersion\x127\n" +
 	"\tscored_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\bscoredAt\x12/\n" +
-	"\x05as_of\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"W\n" +
+	"\x05as_of\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12'\n" +
+	"\x0falready_churned\x18\f \x01(\bR\x0ealreadyChurned\"W\n" +
 	"\n" +
 	"ScoreError\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
@@ -2204,14 +2229,15 @@ const file_retain_v1_retain_proto_rawDesc = "" +
 	"\x05top_k\x18\x03 \x01(\x05R\x04topK\"u\n" +
 	"\x14ScoreMembersResponse\x12.\n" +
 	"\x06scores\x18\x01 \x03(\v2\x16.retain.v1.MemberScoreR\x06scores\x12-\n" +
-	"\x06errors\x18\x02 \x03(\v2\x15.retain.v1.ScoreErrorR\x06errors\"\x9b\x01\n" +
+	"\x06errors\x18\x02 \x03(\v2\x15.retain.v1.ScoreErrorR\x06errors\"\xc4\x01\n" +
 	"\x13StreamScoresRequest\x12\x1d\n" +
 	"\n" +
 	"member_ids\x18\x01 \x03(\tR\tmemberIds\x12\x1f\n" +
 	"\vstart_after\x18\x02 \x01(\tR\n" +
 	"startAfter\x12/\n" +
 	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x13\n" +
-	"\x05top_k\x18\x04 \x01(\x05R\x04topK\"\x7f\n" +
+	"\x05top_k\x18\x04 \x01(\x05R\x04topK\x12'\n" +
+	"\x0finclude_churned\x18\x05 \x01(\bR\x0eincludeChurned\"\x7f\n" +
 	"\x14StreamScoresResponse\x12.\n" +
 	"\x05score\x18\x01 \x01(\v2\x16.retain.v1.MemberScoreH\x00R\x05score\x12-\n" +
 	"\x05error\x18\x02 \x01(\v2\x15.retain.v1.ScoreErrorH\x00R\x05errorB\b\n" +

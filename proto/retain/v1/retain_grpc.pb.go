@@ -53,7 +53,9 @@ type RetainServiceClient interface {
 	ScoreMembers(ctx context.Context, in *ScoreMembersRequest, opts ...grpc.CallOption) (*ScoreMembersResponse, error)
 	// StreamScores streams the scores of the listed members, or of every
 	// member of the server's member state in member_id order, one message a
-	// member: the CRM's nightly pull. Scope: score.
+	// member: the CRM's nightly pull. A whole-store pull skips the members
+	// who had already churned at as_of unless include_churned is set. Scope:
+	// score.
 	StreamScores(ctx context.Context, in *StreamScoresRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamScoresResponse], error)
 	// RecommendClasses suggests the next classes for one member, for the
 	// coach app. Scope: recommend.
@@ -163,7 +165,9 @@ type RetainServiceServer interface {
 	ScoreMembers(context.Context, *ScoreMembersRequest) (*ScoreMembersResponse, error)
 	// StreamScores streams the scores of the listed members, or of every
 	// member of the server's member state in member_id order, one message a
-	// member: the CRM's nightly pull. Scope: score.
+	// member: the CRM's nightly pull. A whole-store pull skips the members
+	// who had already churned at as_of unless include_churned is set. Scope:
+	// score.
 	StreamScores(*StreamScoresRequest, grpc.ServerStreamingServer[StreamScoresResponse]) error
 	// RecommendClasses suggests the next classes for one member, for the
 	// coach app. Scope: recommend.
