@@ -31,11 +31,11 @@ const MinSecretBytes = 16
 
 // Verification errors, checked with errors.Is.
 var (
-	ErrNoSignature  = errors.New("alert: no valid v1 signature in the header")
-	ErrBadHeader    = errors.New("alert: malformed signature header")
-	ErrTooOld       = errors.New("alert: signature timestamp outside the tolerance")
-	ErrShortSecret  = fmt.Errorf("alert: secret shorter than %d bytes", MinSecretBytes)
-	errEmptySecret  = errors.New("alert: empty secret")
+	ErrNoSignature = errors.New("alert: no valid v1 signature in the header")
+	ErrBadHeader   = errors.New("alert: malformed signature header")
+	ErrTooOld      = errors.New("alert: signature timestamp outside the tolerance")
+	ErrShortSecret = fmt.Errorf("alert: secret shorter than %d bytes", MinSecretBytes)
+	errEmptySecret = errors.New("alert: empty secret")
 )
 
 const signaturePrefix = "v1="
