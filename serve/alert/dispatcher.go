@@ -204,13 +204,15 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
-// Run delivers until ctx is done, then returns nil. An error reading or
-// writing the outbox or the dead-letter file is logged and retried after
-// Poll; it does not stop Run.
+// Run delivers until ctx is done, then returns nil. Its first pass tries
+// every event of the outbox at once, whatever its backoff: a restart often
+// follows a fix (of the URL, of the receiver). An error reading or writing
+// the outbox or the dead-letter file is logged and retried after Poll; it
+// does not stop Run.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.cfg.Logger.Info("webhook dispatcher started", "url", redact(d.cfg.URL))
-	for {
-		next, err := d.pass(ctx)
+	for first := true; ; first = false {
+		next, err := d.pass(ctx, first)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -232,9 +234,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// pass tries every due entry once, in Seq order, and returns when the
-// earliest entry not due yet is due (zero if none).
-func (d *Dispatcher) pass(ctx context.Context) (next time.Time, _ error) {
+// pass tries every due entry (every entry, with all) once, in Seq order,
+// and returns when the earliest entry not due yet is due (zero if none).
+func (d *Dispatcher) pass(ctx context.Context, all bool) (next time.Time, _ error) {
 	var after uint64
 	for {
 		es, err := d.outbox.List(after, d.cfg.Batch)
@@ -245,7 +247,7 @@ func (d *Dispatcher) pass(ctx context.Context) (next time.Time, _ error) {
 			e := &es[i]
 			after = e.Seq
 			now := d.cfg.Now()
-			if e.NextAttempt.After(now) {
+			if !all && e.NextAttempt.After(now) {
 				if next.IsZero() || e.NextAttempt.Before(next) {
 					next = e.NextAttempt
 				}

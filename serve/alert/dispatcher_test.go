@@ -229,8 +229,9 @@ func TestDeliveredOnceAfterOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	stop := run(t, d)
 	waitEmpty(t, o, 10*time.Second)
+	stop() // the metrics move after the removal from the outbox
 
 	got := rcv.acceptedCopy()
 	for _, id := range ids {
@@ -298,8 +299,9 @@ func TestDeadLetterWhenReceiverNeverRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	stop := run(t, d)
 	waitEmpty(t, o, 10*time.Second)
+	stop() // the metrics move after the removal from the outbox
 
 	if n := rcv.posts.Load(); n != 15 {
 		t.Errorf("receiver saw %d posts, want 5 events x 3 attempts = 15", n)
