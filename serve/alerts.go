@@ -49,6 +49,7 @@ type Alerts struct {
 	now     func() time.Time // the dispatcher's clock, for created_at
 	daily   *time.Location   // non-nil with RescoreAt
 	hh, mm  int
+	ctx     context.Context // done on Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Once
@@ -157,7 +158,7 @@ func (s *Server) StartAlerts(o AlertOptions) (*Alerts, error) {
 		return nil, errors.New("serve: alerts: already started")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a.cancel = cancel
+	a.ctx, a.cancel = ctx, cancel
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.d.Run(ctx) }()
 	go func() { defer a.wg.Done(); a.loop(ctx) }()
@@ -177,14 +178,20 @@ func (a *Alerts) Close() {
 	})
 }
 
+// errAlertsClosed: RescoreAll after (or during) Close.
+var errAlertsClosed = errors.New("serve: alerts: closed")
+
 // RescoreAll rescores every active member now, with trigger "admin", and
 // returns when done. It waits for a rescoring in progress to end first.
+// When ctx ends first, the rescoring may still run to its end.
 func (a *Alerts) RescoreAll(ctx context.Context) (RescoreReport, error) {
 	r := allReq{trigger: TriggerAdmin, reply: make(chan allRes, 1)}
 	select {
 	case a.all <- r:
 	case <-ctx.Done():
 		return RescoreReport{}, ctx.Err()
+	case <-a.ctx.Done():
+		return RescoreReport{}, errAlertsClosed
 	}
 	select {
 	case res := <-r.reply:

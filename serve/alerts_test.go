@@ -484,3 +484,23 @@ func TestAlertsScheduled(t *testing.T) {
 		t.Errorf("event %+v, want m3 low -> high, scheduled", ev)
 	}
 }
+
+// TestRescoreAllAfterClose: RescoreAll on closed Alerts fails at once
+// instead of waiting for a loop that is gone.
+func TestRescoreAllAfterClose(t *testing.T) {
+	ts := startServer(t, serve.Options{}, &riskScorer{}, nil)
+	a, err := ts.srv.StartAlerts(serve.AlertOptions{Webhook: webhook(t, "http://127.0.0.1:1/", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if _, err := a.RescoreAll(context.Background()); err == nil {
+		t.Fatal("RescoreAll after Close: no error")
+	}
+	// A new Alerts may start once the old one is closed.
+	b, err := ts.srv.StartAlerts(serve.AlertOptions{Webhook: webhook(t, "http://127.0.0.1:1/", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+}
