@@ -314,7 +314,7 @@ func (a *Alerts) rescoreAll(ctx context.Context, trigger string) (RescoreReport,
 		after = ids[len(ids)-1]
 	}
 	a.log.Info("rescored all members", "trigger", trigger, "scored", total.Scored, "skipped", total.Skipped,
-		"failed", total.Failed, "changed", total.Changed, "raised", total.Raised, "took", time.Since(start).Round(time.Millisecond))
+		"failed", total.Failed, "baseline", total.Baseline, "changed", total.Changed, "raised", total.Raised, "took", time.Since(start).Round(time.Millisecond))
 	return total, nil
 }
 

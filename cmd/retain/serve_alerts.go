@@ -38,7 +38,7 @@ func addAlertFlags(fs *flag.FlagSet) *alertFlags {
 		rescoreAt:    fs.String("rescore-at", "", "rescore every active member daily at HH:MM (in --timezone) for the alerts"),
 		rescoreEvery: fs.Duration("rescore-every", 0, "rescore every active member at this interval for the alerts, e.g. 6h"),
 		timeout:      fs.Duration("webhook-timeout", 10*time.Second, "timeout of one webhook post"),
-		maxAttempts:  fs.Int("webhook-max-attempts", 15, "attempts before an event goes to the dead-letter file"),
+		maxAttempts:  fs.Int("webhook-max-attempts", 20, "attempts before an event goes to the dead-letter file"),
 		maxAge:       fs.Duration("webhook-max-age", 24*time.Hour, "age after which a failing event goes to the dead-letter file"),
 	}
 }

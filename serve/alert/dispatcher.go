@@ -38,11 +38,12 @@ type Config struct {
 	// further failure doubles it, up to MaxBackoff. The delay actually
 	// waited is drawn uniformly from [d/2, d] (jitter), so receivers that
 	// come back are not hit by every sender at once. Defaults 1 second
-	// and 10 minutes.
+	// and 1 hour.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxAttempts is the number of attempts after which an event is
-	// dead-lettered. Default 15 (about 1.5 hours of retries with the
-	// default backoff).
+	// dead-lettered. Default 20: with the default backoff the 19 waits
+	// add up to 1+2+...+2048 s + 7 h = 29,295 s before jitter, so an
+	// event is retried for 4.1 to 8.1 hours.
 	MaxAttempts int
 	// MaxAge is the age (since Entry.CreatedAt) after which an event that
 	// fails once more is dead-lettered, however few its attempts.
@@ -88,11 +89,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	def(&c.Timeout, 10*time.Second)
 	def(&c.MinBackoff, time.Second)
-	def(&c.MaxBackoff, 10*time.Minute)
+	def(&c.MaxBackoff, time.Hour)
 	def(&c.MaxAge, 24*time.Hour)
 	def(&c.Poll, 30*time.Second)
 	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 15
+		c.MaxAttempts = 20
 	}
 	if c.Batch == 0 {
 		c.Batch = 100
