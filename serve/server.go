@@ -58,6 +58,8 @@ type Server struct {
 	setMu  sync.Mutex // serializes SetScorer
 	loadMu sync.Mutex // serializes LoadModel (SIGHUP and the file watch)
 
+	alerts atomic.Pointer[Alerts] // nil unless StartAlerts (alerts.go)
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -829,7 +831,8 @@ func (s *Server) IngestEvents(ctx context.Context, req *retainv1.IngestEventsReq
 	if err := ctx.Err(); err != nil {
 		return nil, ctxErr(err)
 	}
-	res, err := s.store.AppendEvents(batchFromPB(req))
+	batch := batchFromPB(req)
+	res, err := s.store.AppendEvents(batch)
 	if err != nil {
 		var re *RefError
 		if errors.As(err, &re) {
@@ -851,6 +854,7 @@ func (s *Server) IngestEvents(ctx context.Context, req *retainv1.IngestEventsReq
 	}
 	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Attendance + res.Transactions))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	s.noteIngested(batch) // risk alerts: rescore in the background
 	return &retainv1.IngestEventsResponse{
 		Accepted:        int32(res.Attendance + res.Transactions),
 		Duplicates:      int32(res.Duplicates),

@@ -17,6 +17,9 @@ package serve
 //	           event_id -> retain.v1.Attendance or retain.v1.Transaction
 //	event_ids  kind | event_id -> the key in events
 //
+// and the risk alerts' buckets risk_levels and alert_outbox, described in
+// alerts_store.go (created when missing, not required when reading).
+//
 // All integers are big-endian, so a member's events are one contiguous key
 // range sorted by timestamp: a history is one range scan. The length prefix
 // keeps the range of member "a" apart from that of "a\x00b".
@@ -124,7 +127,7 @@ func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 		err = db.View(func(tx *bolt.Tx) error { return checkFormat(tx) })
 	} else {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, name := range allBuckets {
+			for _, name := range slices.Concat(allBuckets, alertBuckets) {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return err
 				}

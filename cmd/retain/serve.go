@@ -53,6 +53,7 @@ func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer)
 	fs.Float64Var(&o.Risk.High, "risk-high", o.Risk.High, "churn probability from which the risk is HIGH (and a retention offer is made)")
 	fs.StringVar(&o.TimeZone, "timezone", o.TimeZone, "IANA time zone of the timetable's start times")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	alertFlags := addAlertFlags(fs) // serve_alerts.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -107,6 +108,12 @@ func serveUntil(parent context.Context, args []string, stdout, stderr io.Writer)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	stopAlerts, err := alertFlags.start(ctx, srv, *storePath, logger, reg)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	defer stopAlerts()
 	go func() {
 		for {
 			select {
