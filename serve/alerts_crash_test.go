@@ -140,7 +140,7 @@ func TestAlertsSurviveKill(t *testing.T) {
 	for sc.Scan() && !strings.Contains(sc.Text(), "RAISED") {
 	}
 	go io.Copy(io.Discard, out)
-	eventually(t, "a few deliveries", func() bool { return received() >= 5 })
+	eventually(t, 10*time.Second, "a few deliveries", func() bool { return received() >= 5 })
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestAlertsSurviveKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	eventually(t, "an empty outbox", func() bool { n, _ := st.Outbox().Len(); return n == 0 })
+	eventually(t, 10*time.Second, "an empty outbox", func() bool { n, _ := st.Outbox().Len(); return n == 0 })
 	// The levels survived: the same scores raise nothing new.
 	if rep, err := a.RescoreAll(ctxT(t)); err != nil || rep.Raised != 0 || rep.Changed != 0 || rep.Baseline != 0 {
 		t.Errorf("rescoring after the restart: %+v, %v; want nothing changed", rep, err)

@@ -127,18 +127,6 @@ func webhook(t *testing.T, url string, reg prometheus.Registerer) alert.Config {
 	}
 }
 
-// eventually polls cond every 5 ms for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func gauge(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -222,7 +210,7 @@ func TestAlertsOnIngest(t *testing.T) {
 	close(gate)
 
 	// m1: medium -> high (0.8): one event.
-	eventually(t, "the event of m1", func() bool { return len(rcv.got()) == 1 })
+	eventually(t, 10*time.Second, "the event of m1", func() bool { return len(rcv.got()) == 1 })
 	ev := rcv.got()[0]
 	want := alert.Event{
 		ID: ev.ID, Type: "risk_level_raised", CreatedAt: ev.CreatedAt, MemberID: "m1",
@@ -250,23 +238,23 @@ func TestAlertsOnIngest(t *testing.T) {
 	if _, err := c.IngestEvents(ctx, pay("p2", "m2", day(2025, 6, 1, 9, 0), 100)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the rescoring of m2", ingested(2))
+	eventually(t, 10*time.Second, "the rescoring of m2", ingested(2))
 	if _, err := c.IngestEvents(ctx, pay("p3", "m1", day(2025, 6, 1, 10, 0), 1000)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "m1 low", func() bool { return level(t, ts.store, "m1") == "low" })
+	eventually(t, 10*time.Second, "m1 low", func() bool { return level(t, ts.store, "m1") == "low" })
 
 	// m1: low -> medium (0.4): the second event.
 	if _, err := c.IngestEvents(ctx, pay("p4", "m1", day(2025, 6, 1, 11, 0), 4000)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second event of m1", func() bool { return len(rcv.got()) == 2 })
+	eventually(t, 10*time.Second, "the second event of m1", func() bool { return len(rcv.got()) == 2 })
 	ev2 := rcv.got()[1]
 	if ev2.MemberID != "m1" || ev2.PreviousLevel != "low" || ev2.NewLevel != "medium" || ev2.ChurnProbability != 0.4 || ev2.ID == ev.ID {
 		t.Errorf("second event %+v, want m1 low -> medium at 0.4 with a new id", ev2)
 	}
 	// Let the dispatcher settle, then check that nothing else came.
-	eventually(t, "an empty outbox", func() bool { return gauge(t, reg, "retain_webhook_outbox_events", "") == 0 })
+	eventually(t, 10*time.Second, "an empty outbox", func() bool { return gauge(t, reg, "retain_webhook_outbox_events", "") == 0 })
 	if got := rcv.got(); len(got) != 2 {
 		t.Errorf("%d events, want 2", len(got))
 	}
@@ -274,7 +262,7 @@ func TestAlertsOnIngest(t *testing.T) {
 		t.Errorf("retain_risk_level_raised_total %v, want 2", v)
 	}
 	// The counter moves just after the removal from the outbox.
-	eventually(t, "retain_webhook_delivered_total 2", func() bool { return gauge(t, reg, "retain_webhook_delivered_total", "") == 2 })
+	eventually(t, 10*time.Second, "retain_webhook_delivered_total 2", func() bool { return gauge(t, reg, "retain_webhook_delivered_total", "") == 2 })
 }
 
 // TestAlertsTransitions: every pair of levels, through RescoreAll with
@@ -326,7 +314,7 @@ func TestAlertsTransitions(t *testing.T) {
 	if rep != (serve.RescoreReport{Scored: 9, Skipped: 1, Changed: 6, Raised: 3}) {
 		t.Errorf("report %+v", rep)
 	}
-	eventually(t, "an empty outbox", func() bool { return gauge(t, reg, "retain_webhook_outbox_events", "") == 0 })
+	eventually(t, 10*time.Second, "an empty outbox", func() bool { return gauge(t, reg, "retain_webhook_outbox_events", "") == 0 })
 	got := map[string]string{}
 	for _, ev := range rcv.got() {
 		got[ev.MemberID] = ev.PreviousLevel + "->" + ev.NewLevel
@@ -395,7 +383,7 @@ func TestAlertsSurviveRestart(t *testing.T) {
 		if err != nil || rep.Raised != 2 {
 			t.Fatalf("rescoring: %+v, %v; want 2 raised", rep, err)
 		}
-		eventually(t, "failed attempts", func() bool { return gauge(t, reg, "retain_webhook_retries_total", "") == 2 })
+		eventually(t, 10*time.Second, "failed attempts", func() bool { return gauge(t, reg, "retain_webhook_retries_total", "") == 2 })
 		es, err := st.Outbox().List(0, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -413,13 +401,13 @@ func TestAlertsSurviveRestart(t *testing.T) {
 
 	rcv := newHookReceiver(t)
 	run(rcv.srv.URL, func(a *serve.Alerts, st *serve.Store, reg *prometheus.Registry) {
-		eventually(t, "delivery after the restart", func() bool { return len(rcv.got()) == 2 })
+		eventually(t, 10*time.Second, "delivery after the restart", func() bool { return len(rcv.got()) == 2 })
 		// The same levels after the restart: nothing new.
 		rep, err := a.RescoreAll(ctxT(t))
 		if err != nil || rep.Raised != 0 || rep.Baseline != 0 || rep.Changed != 0 {
 			t.Errorf("rescoring after the restart: %+v, %v; want nothing changed", rep, err)
 		}
-		eventually(t, "an empty outbox", func() bool { n, _ := st.Outbox().Len(); return n == 0 })
+		eventually(t, 10*time.Second, "an empty outbox", func() bool { n, _ := st.Outbox().Len(); return n == 0 })
 	})
 	got := rcv.got()
 	if len(got) != 2 || got[0].ID != ids[0] || got[1].ID != ids[1] {
@@ -477,9 +465,9 @@ func TestAlertsScheduled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	eventually(t, "a baseline for m3", func() bool { return level(t, ts.store, "m3") == "low" })
+	eventually(t, 10*time.Second, "a baseline for m3", func() bool { return level(t, ts.store, "m3") == "low" })
 	sc.set("m3", 0.9)
-	eventually(t, "the event of m3", func() bool { return len(rcv.got()) == 1 })
+	eventually(t, 10*time.Second, "the event of m3", func() bool { return len(rcv.got()) == 1 })
 	if ev := rcv.got()[0]; ev.MemberID != "m3" || ev.PreviousLevel != "low" || ev.NewLevel != "high" || ev.Trigger != "scheduled" {
 		t.Errorf("event %+v, want m3 low -> high, scheduled", ev)
 	}

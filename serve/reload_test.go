@@ -260,7 +260,8 @@ func TestReloadRealBundlesUnderLoad(t *testing.T) {
 	t.Logf("%d calls, by version %v; loads %v", calls, seen, loads)
 }
 
-// eventually polls cond every 20 ms until it holds or d passes.
+// eventually polls cond every 20 ms until it holds or d passes (shared by
+// the reload and alert tests).
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
