@@ -30,12 +30,16 @@ type alertFlags struct {
 	maxAttempts                            *int
 }
 
+// defaultRescoreAt is the time of the nightly rescoring when --webhook is
+// set without --rescore-at or --rescore-every.
+const defaultRescoreAt = "02:00"
+
 func addAlertFlags(fs *flag.FlagSet) *alertFlags {
 	return &alertFlags{
 		url:          fs.String("webhook", "", "URL to post a signed event to when a member's risk level rises (default: no alerts)"),
 		secretFile:   fs.String("webhook-secret-file", "", "file holding the webhook signing secret (default: $"+secretEnv+")"),
 		deadLetter:   fs.String("webhook-dead-letter", "", "JSONL file of the events given up on (default: <store>.webhook-dead.jsonl)"),
-		rescoreAt:    fs.String("rescore-at", "", "rescore every active member daily at HH:MM (in --timezone) for the alerts"),
+		rescoreAt:    fs.String("rescore-at", "", "rescore every active member daily at HH:MM (in --timezone) for the alerts (with --webhook and no --rescore-every: 02:00; \"off\": never)"),
 		rescoreEvery: fs.Duration("rescore-every", 0, "rescore every active member at this interval for the alerts, e.g. 6h"),
 		timeout:      fs.Duration("webhook-timeout", 10*time.Second, "timeout of one webhook post"),
 		maxAttempts:  fs.Int("webhook-max-attempts", 20, "attempts before an event goes to the dead-letter file"),
@@ -56,6 +60,16 @@ func (f *alertFlags) start(ctx context.Context, srv *serve.Server, storePath str
 	if err != nil {
 		return nil, err
 	}
+	// A nightly rescoring by default: it also catches the rises of members
+	// whose events were acknowledged just before a crash, before their
+	// background rescoring ran.
+	rescoreAt := *f.rescoreAt
+	switch {
+	case rescoreAt == "off":
+		rescoreAt = ""
+	case rescoreAt == "" && *f.rescoreEvery == 0:
+		rescoreAt = defaultRescoreAt
+	}
 	dead := *f.deadLetter
 	if dead == "" {
 		dead = storePath + ".webhook-dead.jsonl"
@@ -65,7 +79,7 @@ func (f *alertFlags) start(ctx context.Context, srv *serve.Server, storePath str
 			URL: *f.url, Secret: secret, DeadLetterPath: dead, Timeout: *f.timeout,
 			MaxAttempts: *f.maxAttempts, MaxAge: *f.maxAge, Registerer: reg,
 		},
-		RescoreAt: *f.rescoreAt, RescoreEvery: *f.rescoreEvery,
+		RescoreAt: rescoreAt, RescoreEvery: *f.rescoreEvery,
 	})
 	if err != nil {
 		return nil, err
