@@ -152,8 +152,9 @@ func (m *BGNBD) histOK(x, tx, T float64) bool {
 //	    * [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]
 //	    / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+tx))^(r+x))
 //
-// The formula has a removable singularity at a = 1; within 1e-6 of it the
-// mean of the values at a = 1 +- 1e-6 is returned. Invalid arguments (or a
+// The formula has a removable singularity at a = 1 (both factors change
+// sign); within 1e-5 of it the mean of the values at a = 1 +- 1e-5 is
+// returned (error O(1e-10) relative, like the cancellation there). Invalid arguments (or a
 // series that does not converge, for horizons beyond ~1e4 (alpha+T)) give
 // NaN.
 func (m *BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
@@ -163,12 +164,19 @@ func (m *BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
 	if t == 0 {
 		return 0
 	}
-	if math.Abs(m.A-1) < 1e-6 {
-		lo, hi := *m, *m
-		lo.A, hi.A = 1-1e-6, 1+1e-6
-		return (lo.ExpectedPurchases(t, x, tx, T) + hi.ExpectedPurchases(t, x, tx, T)) / 2
+	if math.Abs(m.A-1) < nearOne {
+		return (m.expected(1-nearOne, t, x, tx, T) + m.expected(1+nearOne, t, x, tx, T)) / 2
 	}
-	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	return m.expected(m.A, t, x, tx, T)
+}
+
+// nearOne is how close to 1 a may be before the expectations average
+// around the removable singularity.
+const nearOne = 1e-5
+
+// expected is eq. (10) with a given a.
+func (m *BGNBD) expected(a, t, x, tx, T float64) float64 {
+	r, alpha, b := m.R, m.Alpha, m.B
 	z := t / (alpha + T + t)
 	f, err := Hyp2F1(r+x, b+x, a+b+x-1, z)
 	if err != nil {
@@ -176,7 +184,11 @@ func (m *BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
 	}
 	// ((alpha+T)/(alpha+T+t))^(r+x) = (1-z)^(r+x)
 	num := 1 - math.Exp((r+x)*math.Log1p(-z))*f
-	return (a + b + x - 1) / (a - 1) * num * m.PAlive(x, tx, T)
+	pa := 1.0
+	if x > 0 {
+		pa = 1 / (1 + math.Exp(math.Log(a)-math.Log(b+x-1)+(r+x)*(math.Log(alpha+T)-math.Log(alpha+tx))))
+	}
+	return (a + b + x - 1) / (a - 1) * num * pa
 }
 
 // ExpectedPurchasesNew returns the expected number of transactions in
@@ -194,12 +206,15 @@ func (m *BGNBD) ExpectedPurchasesNew(t float64) float64 {
 	if t == 0 {
 		return 0
 	}
-	if math.Abs(m.A-1) < 1e-6 {
-		lo, hi := *m, *m
-		lo.A, hi.A = 1-1e-6, 1+1e-6
-		return (lo.ExpectedPurchasesNew(t) + hi.ExpectedPurchasesNew(t)) / 2
+	if math.Abs(m.A-1) < nearOne {
+		return (m.expectedNew(1-nearOne, t) + m.expectedNew(1+nearOne, t)) / 2
 	}
-	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	return m.expectedNew(m.A, t)
+}
+
+// expectedNew is eq. (9) with a given a.
+func (m *BGNBD) expectedNew(a, t float64) float64 {
+	r, alpha, b := m.R, m.Alpha, m.B
 	z := t / (alpha + t)
 	f, err := Hyp2F1(r, b, a+b-1, z)
 	if err != nil {

@@ -44,7 +44,15 @@ func (o *FitOptions) init(n int) ([]float64, error) {
 // gradient in log-parameter space) over log-parameters starting at x0 with
 // gonum's BFGS, minimising -ll/n + penalizer*sum(exp(x)^2). It returns the
 // parameters (not logs).
-func maximize(ll func(theta, grad []float64) float64, n int, x0 []float64, o *FitOptions) ([]float64, error) {
+//
+// An estimate beyond e^+-14 (below 8.3e-7 or above 1.2e6; times are in
+// weeks, so no plausible rate, shape or dropout parameter is there) is
+// reported as an error naming the parameter: the likelihood keeps rising
+// towards the edge of the domain (no heterogeneity, nobody dropping out,
+// too few customers), so the data do not identify the model (a penalizer
+// helps). An optimiser that stops early on such a ridge can still return
+// large values below that limit.
+func maximize(ll func(theta, grad []float64) float64, n int, x0 []float64, names []string, o *FitOptions) ([]float64, error) {
 	pen, maxIter := 0.0, 1000
 	if o != nil {
 		if o.Penalizer < 0 || math.IsNaN(o.Penalizer) || math.IsInf(o.Penalizer, 0) {
@@ -107,10 +115,20 @@ func maximize(ll func(theta, grad []float64) float64, n int, x0 []float64, o *Fi
 	if math.IsInf(res.F, 0) || math.IsNaN(res.F) {
 		return nil, errors.New("btyd: optimiser found no finite likelihood")
 	}
+	for i, v := range res.X {
+		if math.Abs(v) > 14 {
+			return nil, fmt.Errorf("%w: the estimate of %s runs off to %.3g: the likelihood has no maximum inside the domain, the data do not identify the model (too few customers or no variation; FitOptions.Penalizer keeps parameters finite)", ErrInput, names[i], math.Exp(v))
+		}
+	}
 	switch res.Status {
 	case optimize.GradientThreshold, optimize.FunctionConvergence:
 	default:
-		return nil, fmt.Errorf("btyd: optimiser stopped with status %v (err %v) at log-parameters %v", res.Status, err, res.X)
+		// A line search that fails where the gradient of the mean
+		// log-likelihood is already below 1e-6 has hit the rounding floor
+		// of the objective, not a problem of the fit: accept the point.
+		if gmax := maxAbs(res.Gradient); !(gmax < 1e-6) {
+			return nil, fmt.Errorf("btyd: optimiser stopped with status %v (err %v) at log-parameters %v, gradient %v", res.Status, err, res.X, res.Gradient)
+		}
 	}
 	out := make([]float64, dim)
 	for i, v := range res.X {
@@ -123,9 +141,22 @@ func maximize(ll func(theta, grad []float64) float64, n int, x0 []float64, o *Fi
 // likelihood (eq. 6 of Fader, Hardie & Lee 2005), optimising over the logs
 // of r, alpha, a, b with gonum's BFGS and the analytic gradient. Customers
 // are validated first; an error names the first bad one and its field.
+//
+// At least one customer must have a repeat transaction: without one the
+// likelihood rises as r goes to 0 and a, b are not identified.
 func FitBGNBD(cs []Customer, opts *FitOptions) (*BGNBD, error) {
 	if err := checkCustomers(cs); err != nil {
 		return nil, err
+	}
+	repeat := false
+	for _, c := range cs {
+		if c.X > 0 {
+			repeat = true
+			break
+		}
+	}
+	if !repeat {
+		return nil, fmt.Errorf("%w: none of the %d customers has a repeat transaction (X > 0): the BG/NBD model cannot be fitted", ErrInput, len(cs))
 	}
 	x0, err := opts.init(4)
 	if err != nil {
@@ -133,11 +164,22 @@ func FitBGNBD(cs []Customer, opts *FitOptions) (*BGNBD, error) {
 	}
 	th, err := maximize(func(theta, grad []float64) float64 {
 		return bgnbdLL(theta[0], theta[1], theta[2], theta[3], cs, grad)
-	}, len(cs), x0, opts)
+	}, len(cs), x0, []string{"r", "alpha", "a", "b"}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("btyd: BG/NBD fit on %d customers: %w", len(cs), err)
 	}
 	m := &BGNBD{R: th[0], Alpha: th[1], A: th[2], B: th[3]}
 	m.LogLik = bgnbdLL(m.R, m.Alpha, m.A, m.B, cs, nil)
 	return m, nil
+}
+
+func maxAbs(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
 }

@@ -40,8 +40,8 @@ func Hyp2F1(a, b, c, z float64) (float64, error) {
 		return math.NaN(), fmt.Errorf("%w: 2F1(%v, %v; %v; %v): z must be < 1", ErrInput, a, b, c, z)
 	}
 	if z < 0 {
-		w := z / (z - 1)
-		s, err := hyp2f1Series(a, c-b, c, w)
+		w := z / (z - 1) // in (0, 1)
+		s, err := Hyp2F1(a, c-b, c, w)
 		return math.Pow(1-z, -a) * s, err
 	}
 	if c < a+b {

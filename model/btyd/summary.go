@@ -65,9 +65,12 @@ var ErrInput = errors.New("btyd: invalid input")
 //     purchase is on the last calibration day has T = 0.
 //   - Only customers whose first purchase is before calEnd are returned,
 //     sorted by ID; a customer first seen later has no calibration history.
-//     Transactions on or after holdoutEnd are not read.
-//   - Zero-amount purchases are purchases (CDNOW has such lines, and the
-//     published figures count them).
+//     Transactions on or after holdoutEnd are checked but not counted.
+//   - Zero-amount purchases are purchases (CDNOW has such lines; the
+//     published figures are reproduced counting them).
+//   - Days are UTC dates, not local ones: for CDNOW (midnight New York
+//     time, 04:00 or 05:00 UTC) they are the same; for data stamped late
+//     in the evening west of UTC a purchase can fall on the next UTC day.
 //   - Refunds (Kind refund, amount <= 0) are not purchases: they neither
 //     start a customer's clock nor count in X, TX, HoldoutX or MeanValue;
 //     they are counted in Customer.Refunds so that none disappears
