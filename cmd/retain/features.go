@@ -26,7 +26,7 @@ func featureFlags(fs *flag.FlagSet, cfg *features.Config) {
 	fs.StringVar(&cfg.TimeZone, "tz", cfg.TimeZone, "IANA time zone in which days and weeks begin")
 	fs.Float64Var(&cfg.Split.ValidationFraction, "val-fraction", cfg.Split.ValidationFraction, "share of cutoffs for validation")
 	fs.Float64Var(&cfg.Split.TestFraction, "test-fraction", cfg.Split.TestFraction, "share of cutoffs for test (the latest); with --split member, share of members")
-	fs.StringVar(&cfg.Split.Mode, "split", features.SplitModeTime, "split: time (latest cutoffs are test) or member (a seeded hash of the member id; test members at the last cutoff only)")
+	fs.StringVar(&cfg.Split.Mode, "split", cfg.Split.Mode, "split: time (default: latest cutoffs are test) or member (a seeded hash of the member id; test members at the last cutoff only)")
 	fs.Uint64Var(&cfg.Split.Seed, "split-seed", cfg.Split.Seed, "seed of the member hash of --split member")
 	fs.Func("week-start", "first day of a week of the cutoff grid (Monday .. Sunday; default Monday)", func(v string) error {
 		for d := time.Sunday; d <= time.Saturday; d++ {
