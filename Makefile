@@ -143,3 +143,26 @@ clean:
 .PHONY: bench-serve
 bench-serve:
 	$(GO) test -run '^$$' -bench Serve -benchtime 1x ./serve/bench
+
+## eval-cdnow: the engine on real data (docs/evaluation.md, Real data: CDNOW):
+## import the CDNOW master file, build features with the calibration/holdout
+## protocol (weeks 1-39 calibration, churn = no purchase in weeks 40-78, 30 %
+## of the customers held out by a hash of their id), train the LSTM, and
+## compare it with BG/NBD, logistic regressions and the 90-days rule on the
+## held-out customers. Prints the table and the run time.
+CDNOW_DIR  ?= ../shared/datasets/cdnow
+CDNOW_OUT  ?= .cdnow
+CDNOW_SEED ?= 1
+CDNOW_FEATURES = --tz America/New_York --week-start Wednesday --weeks 39 --horizon 39 \
+	--cutoff-every 4 --first-cutoff 1997-04-16 --last-cutoff 1997-10-01 --data-end 1998-07-01 \
+	--split member --test-fraction 0.3 --val-fraction 0.1 --split-seed $(CDNOW_SEED)
+.PHONY: eval-cdnow
+eval-cdnow: build
+	@set -e; start=$$(date +%s); \
+	rm -rf $(CDNOW_OUT); mkdir -p $(CDNOW_OUT); \
+	./bin/retain import --mapping cdnow --out $(CDNOW_OUT)/data $(CDNOW_DIR)/CDNOW_master.txt; \
+	./bin/retain features --data $(CDNOW_OUT)/data --out $(CDNOW_OUT)/features.rtfs $(CDNOW_FEATURES); \
+	./bin/retain train --features $(CDNOW_OUT)/features.rtfs --out $(CDNOW_OUT)/model.rtmb --seed $(CDNOW_SEED); \
+	./bin/retain evaluate --protocol holdout --model $(CDNOW_OUT)/model.rtmb --features $(CDNOW_OUT)/features.rtfs \
+		--data $(CDNOW_OUT)/data --out $(CDNOW_OUT)/eval; \
+	echo "eval-cdnow: $$(( $$(date +%s) - start ))s in all"

@@ -291,7 +291,7 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 		return nil, fmt.Errorf("features: no cutoff fits the data range %s..%s with %d weeks of history and a %d-week horizon",
 			rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), cfg.Weeks, cfg.HorizonWeeks)
 	}
-	splits, err := SplitByTime(cutoffs, &b.cfg)
+	splits, err := splitCutoffs(cutoffs, &b.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +419,7 @@ func (b *Builder) fitTiers(cutoffs []time.Time, splits []Split) error {
 	for i := 0; i < b.members.len(); i++ {
 		m := b.members.at(i)
 		for k, td := range days {
-			if splits[k] != SplitTrain || m.join >= td {
+			if exampleSplit(&b.cfg, m.id, k, len(days), splits[k]) != SplitTrain || m.join >= td {
 				continue
 			}
 			if b.f.labelAt(b.g, m, td, endDay).Excluded {

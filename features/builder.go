@@ -422,7 +422,8 @@ func (b *Builder) block(i int, days []int32, splits []Split, endDay int32, recyc
 	exs := blk.Examples[:0]
 	static := blk.static[:0]
 	for k, td := range days {
-		if splits[k] == SplitGap || m.join >= td {
+		split := exampleSplit(&b.cfg, m.id, k, len(days), splits[k])
+		if split == SplitGap || m.join >= td {
 			continue
 		}
 		l := f.labelAt(g, m, td, endDay)
@@ -434,7 +435,7 @@ func (b *Builder) block(i int, days []int32, splits []Split, endDay int32, recyc
 		st := static[len(static) : len(static)+f.nStatic]
 		static = static[:len(static)+f.nStatic]
 		f.staticAt(g, m, td, &in, st)
-		exs = append(exs, BlockExample{CutoffDay: td, Split: splits[k], Label: l, Indicators: in})
+		exs = append(exs, BlockExample{CutoffDay: td, Split: split, Label: l, Indicators: in})
 	}
 	if len(exs) == 0 {
 		blk.Examples, blk.static = exs, static

@@ -161,12 +161,29 @@ type KPIConfig struct {
 	RepurchaseLookbackDays int
 }
 
-// SplitConfig sets the time split of the cutoffs.
+// Split modes: how examples are assigned to train, validation and test.
+const (
+	// SplitModeTime splits the cutoffs by time (SplitByTime): the latest
+	// cutoffs are test, the ones before validation, with horizon gaps.
+	SplitModeTime = "time"
+	// SplitModeMember splits the members (SplitByMember): a seeded hash of
+	// the member id puts TestFraction of the members in test and
+	// ValidationFraction in validation. Test and validation members get an
+	// example at the last cutoff only; training members at every cutoff.
+	SplitModeMember = "member"
+)
+
+// SplitConfig sets the split of the examples.
 type SplitConfig struct {
-	// ValidationFraction and TestFraction are the shares of the cutoffs
-	// (counted before the gaps are removed) that go to validation and test,
-	// latest cutoffs to test. Defaults 0.15 and 0.15.
+	// Mode is SplitModeTime (default; "" means it too) or SplitModeMember.
+	Mode string
+	// ValidationFraction and TestFraction are, by time, the shares of the
+	// cutoffs (counted before the gaps are removed) that go to validation
+	// and test, latest cutoffs to test; by member, the shares of the
+	// members. Defaults 0.15 and 0.15.
 	ValidationFraction, TestFraction float64
+	// Seed seeds the member hash of SplitModeMember. Default 0.
+	Seed uint64
 }
 
 // ValueConfig sets how values are scaled.
@@ -323,6 +340,11 @@ func (c *Config) Validate() error {
 	s := &c.Split
 	if s.ValidationFraction < 0 || s.TestFraction < 0 || s.ValidationFraction+s.TestFraction >= 1 {
 		return bad("Split", *s)
+	}
+	switch s.Mode {
+	case "", SplitModeTime, SplitModeMember:
+	default:
+		return bad("Split.Mode", s.Mode)
 	}
 	if c.Values.MinorUnits < 0 || c.Values.MinorUnits > 6 {
 		return bad("Values.MinorUnits", c.Values.MinorUnits)

@@ -76,6 +76,9 @@ func ageBand(birthYear, year int) int {
 
 var genderNames = []string{"unknown", "female", "male", "other"}
 
+// NoCategory is the single category of a spec whose data has no courses.
+const NoCategory = "none"
+
 // NewSpec returns the spec for cfg with the categories and course ids of
 // courses and the given home clubs. Duplicate courses keep their first
 // category.
@@ -98,6 +101,12 @@ func NewSpec(cfg Config, courses []datasets.Course, clubs []string) (*FeatureSpe
 		s.Categories = append(s.Categories, c)
 	}
 	sort.Strings(s.Categories)
+	if len(s.Categories) == 0 {
+		// Data without classes (CDNOW, a shop): one placeholder category
+		// so that the network's next-class head has a class. No visit
+		// counts towards it and no example has it as its next class.
+		s.Categories = []string{NoCategory}
+	}
 	for id := range courseCat {
 		s.Courses = append(s.Courses, id)
 	}

@@ -146,3 +146,82 @@ func SplitByTime(cutoffs []time.Time, cfg *Config) ([]Split, error) {
 	}
 	return out, nil
 }
+
+// MemberSplit is the split of a member under SplitModeMember: a 64-bit
+// FNV-1a hash of the seed (8 bytes, little endian) and the member id, mapped
+// to u in [0, 1); u < TestFraction is test, u < TestFraction +
+// ValidationFraction validation, the rest train. It depends on nothing but
+// the id, the seed and the fractions, so a member keeps its split across
+// runs, files and cutoffs.
+func MemberSplit(memberID string, cfg *SplitConfig) Split {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := range 8 {
+		h ^= uint64(byte(cfg.Seed >> (8 * i)))
+		h *= prime
+	}
+	for i := 0; i < len(memberID); i++ {
+		h ^= uint64(memberID[i])
+		h *= prime
+	}
+	// FNV's low bits mix poorly for short keys: finish with splitmix64.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	u := float64(h>>11) / (1 << 53)
+	switch {
+	case u < cfg.TestFraction:
+		return SplitTest
+	case u < cfg.TestFraction+cfg.ValidationFraction:
+		return SplitValidation
+	}
+	return SplitTrain
+}
+
+// SplitByMember returns the per-cutoff splits of SplitModeMember, as stored
+// in the file header: every cutoff is SplitTrain but the last, which is
+// SplitTest (the evaluation cutoff). The split of an example is then
+// exampleSplit: training members have examples at every cutoff; validation
+// and test members only at the last one, so that no example of a test
+// member is ever trained on and validation matches the test cutoff.
+func SplitByMember(cutoffs []time.Time, cfg *Config) ([]Split, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(cutoffs); i++ {
+		if !cutoffs[i-1].Before(cutoffs[i]) {
+			return nil, fmt.Errorf("features: cutoffs not strictly ascending at %d (%s, %s)", i, cutoffs[i-1], cutoffs[i])
+		}
+	}
+	out := make([]Split, len(cutoffs))
+	if len(out) > 0 {
+		out[len(out)-1] = SplitTest
+	}
+	return out, nil
+}
+
+// splitCutoffs returns the per-cutoff splits of cfg's split mode.
+func splitCutoffs(cutoffs []time.Time, cfg *Config) ([]Split, error) {
+	if cfg.Split.Mode == SplitModeMember {
+		return SplitByMember(cutoffs, cfg)
+	}
+	return SplitByTime(cutoffs, cfg)
+}
+
+// exampleSplit is the split of the example of member id at cutoff k of n,
+// whose cutoff split is s.
+func exampleSplit(cfg *Config, id string, k, n int, s Split) Split {
+	if cfg.Split.Mode != SplitModeMember || s == SplitGap {
+		return s
+	}
+	ms := MemberSplit(id, &cfg.Split)
+	switch {
+	case ms == SplitTrain:
+		return SplitTrain
+	case k == n-1:
+		return ms
+	}
+	return SplitGap
+}

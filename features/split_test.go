@@ -1,6 +1,8 @@
 package features
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -95,6 +97,65 @@ func TestCutoffs(t *testing.T) {
 	for _, c := range cs {
 		if lc := c.In(loc); lc.Weekday() != time.Sunday || lc.Hour() != 0 || lc.Minute() != 0 {
 			t.Fatalf("cutoff %s is not Sunday midnight in Berlin", lc)
+		}
+	}
+}
+
+// TestMemberSplit checks the member hash: deterministic, seed-dependent,
+// shares near the configured fractions, and the per-example rule (test and
+// validation members only at the last cutoff).
+func TestMemberSplit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Split = SplitConfig{Mode: SplitModeMember, TestFraction: 0.3, ValidationFraction: 0.1, Seed: 7}
+	const n = 20000
+	var counts [3]int
+	moved := 0
+	other := cfg.Split
+	other.Seed = 8
+	for i := range n {
+		id := fmt.Sprintf("%05d", i)
+		s := MemberSplit(id, &cfg.Split)
+		if s != MemberSplit(id, &cfg.Split) {
+			t.Fatalf("%s: split not deterministic", id)
+		}
+		counts[s]++
+		if MemberSplit(id, &other) != s {
+			moved++
+		}
+	}
+	// Binomial(20000, 0.3) has sd 65: 5 sd is 325; for 0.1, sd 42 -> 212.
+	if d := counts[SplitTest] - 6000; d < -325 || d > 325 {
+		t.Errorf("test members %d, want 6000 ± 325", counts[SplitTest])
+	}
+	if d := counts[SplitValidation] - 2000; d < -212 || d > 212 {
+		t.Errorf("validation members %d, want 2000 ± 212", counts[SplitValidation])
+	}
+	// Another seed gives another split: with independent hashes, a member
+	// keeps its split with probability 0.3²+0.1²+0.6² = 0.46.
+	if share := float64(moved) / n; share < 0.45 || share > 0.63 {
+		t.Errorf("seed 8 moved %.3f of the members, want about 0.54", share)
+	}
+
+	cutoffs := []time.Time{date(2024, 7, 1), date(2024, 7, 29), date(2024, 8, 26)}
+	splits, err := SplitByMember(cutoffs, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Split{SplitTrain, SplitTrain, SplitTest}; !slices.Equal(splits, want) {
+		t.Fatalf("cutoff splits %v, want %v", splits, want)
+	}
+	for i := range 200 {
+		id := fmt.Sprintf("%05d", i)
+		ms := MemberSplit(id, &cfg.Split)
+		for k := range cutoffs {
+			got := exampleSplit(&cfg, id, k, len(cutoffs), splits[k])
+			want := ms
+			if ms != SplitTrain && k < len(cutoffs)-1 {
+				want = SplitGap
+			}
+			if got != want {
+				t.Fatalf("%s (member split %s) at cutoff %d: %s, want %s", id, ms, k, got, want)
+			}
 		}
 	}
 }

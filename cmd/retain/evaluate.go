@@ -30,8 +30,17 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	noTruth := fs.Bool("no-truth", false, "do not look for ground truth in --data")
 	fs.IntVar(&o.MaxLogisticRows, "logistic-rows", 500000, "at most this many training rows for the logistic-regression baseline (sampled beyond)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of that sample")
+	protocol := fs.String("protocol", "split", "split: the test split of --features against the baselines (and the oracle); holdout: the calibration/holdout protocol of a member-split file (--features built with --split member, --data its dataset) against BG/NBD, logistic regressions and the recency rule (docs/evaluation.md, Real data: CDNOW)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch *protocol {
+	case "split":
+	case "holdout":
+		return runHoldout(*bundlePath, *featPath, *data, *out, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "retain evaluate: --protocol %q: want split or holdout\n", *protocol)
+		return errUsage
 	}
 	if *out == "" || (*featPath == "" && *data == "") {
 		fmt.Fprintln(stderr, "retain evaluate: give --out and --features or --data")
@@ -101,6 +110,41 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, n)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s, %s and %d plots to %s in %.1fs\n", train.ReportMarkdown, train.ReportJSON, len(rep.Plots), *out, time.Since(began).Seconds())
+	return nil
+}
+
+// runHoldout runs the holdout protocol (train.EvaluateHoldout).
+func runHoldout(bundlePath, featPath, data, out string, stdout, stderr io.Writer) error {
+	if featPath == "" || data == "" || out == "" {
+		fmt.Fprintln(stderr, "retain evaluate --protocol holdout: give --features, --data and --out (and --model)")
+		return errUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var pred train.Predictor
+	if bundlePath != "" {
+		b, err := model.Load(bundlePath)
+		if err != nil {
+			return err
+		}
+		if err := checkEvalFile(b, featPath); err != nil {
+			return err
+		}
+		pred = train.BundlePredictor(b)
+	} else {
+		fmt.Fprintln(stderr, "retain evaluate: no --model: baselines only")
+	}
+	rep, err := train.EvaluateHoldout(ctx, featPath, data, pred, nil)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteDir(out); err != nil {
+		return err
+	}
+	if err := rep.WriteMarkdown(stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s to %s\n", train.HoldoutReportFile, train.HoldoutJSONFile, out)
 	return nil
 }
 

@@ -78,3 +78,61 @@ func TestEvaluateCLI(t *testing.T) {
 		t.Errorf("evaluate without --out: exit %d, want 2", code)
 	}
 }
+
+// TestEvaluateHoldoutCLI runs the CDNOW protocol's commands (the flags of
+// make eval-cdnow) on the 1/10 sample: import, features with the member
+// split, a 1-epoch training, evaluate --protocol holdout. Skipped without
+// ../shared/datasets/cdnow.
+func TestEvaluateHoldoutCLI(t *testing.T) {
+	src := filepath.Join("..", "..", "..", "shared", "datasets", "cdnow", "CDNOW_sample.txt")
+	if _, err := os.Stat(src); err != nil {
+		t.Skipf("CDNOW sample not available (%v); it lives in ../shared/datasets/cdnow next to the repository", err)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := runCLI(t, "import", "--mapping", "cdnow_sample", "--out", data, src); code != 0 {
+		t.Fatalf("import exited %d: %s", code, stderr)
+	}
+	feat := filepath.Join(dir, "f.rtfs")
+	code, stdout, stderr := runCLI(t, "features", "--data", data, "--out", feat, "--tz", "America/New_York", "--week-start", "wednesday",
+		"--weeks", "39", "--horizon", "39", "--cutoff-every", "4", "--first-cutoff", "1997-04-16", "--last-cutoff", "1997-10-01",
+		"--data-end", "1998-07-01", "--split", "member", "--test-fraction", "0.3", "--val-fraction", "0.1", "--split-seed", "1")
+	if code != 0 {
+		t.Fatalf("features exited %d: %s", code, stderr)
+	}
+	// 7 cutoffs, 1997-04-16 .. 1997-10-01; no censored example.
+	if !strings.Contains(stdout, "data 1997-01-01 .. 1998-07-01, 7 cutoffs") {
+		t.Errorf("features:\n%s", stdout)
+	}
+	bundle := filepath.Join(dir, "m.rtmb")
+	if code, _, stderr := runCLI(t, "train", "--features", feat, "--out", bundle, "--epochs", "1", "--hidden", "8", "--quiet"); code != 0 {
+		t.Fatalf("train exited %d: %s", code, stderr)
+	}
+	out := filepath.Join(dir, "eval")
+	code, stdout, stderr = runCLI(t, "evaluate", "--protocol", "holdout", "--model", bundle, "--features", feat, "--data", data, "--out", out)
+	if code != 0 {
+		t.Fatalf("evaluate exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{"LSTM (calibrated)", "BG/NBD P(no purchase in horizon)", "rule: 90 days absent", "label mismatches against the holdout counts: 0"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("evaluate printed no %q:\n%s", want, stdout)
+		}
+	}
+	for _, name := range []string{train.HoldoutReportFile, train.HoldoutJSONFile} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	// A time-split file is refused with a reason.
+	timeFeat := filepath.Join(dir, "time.rtfs")
+	if code, _, stderr := runCLI(t, "features", "--data", data, "--out", timeFeat, "--tz", "America/New_York"); code != 0 {
+		t.Fatalf("features exited %d: %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "evaluate", "--protocol", "holdout", "--features", timeFeat, "--data", data, "--out", filepath.Join(dir, "x"))
+	if code == 0 || !strings.Contains(stderr, "member split") {
+		t.Errorf("holdout on a time-split file: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "evaluate", "--protocol", "nope", "--features", feat, "--out", out); code != 2 {
+		t.Errorf("--protocol nope: exit %d, want 2", code)
+	}
+}

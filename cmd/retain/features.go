@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"retain/features"
@@ -24,7 +25,35 @@ func featureFlags(fs *flag.FlagSet, cfg *features.Config) {
 	fs.IntVar(&cfg.Label.AbsenceDays, "absence-days", cfg.Label.AbsenceDays, "absence that counts as churn for --label absence")
 	fs.StringVar(&cfg.TimeZone, "tz", cfg.TimeZone, "IANA time zone in which days and weeks begin")
 	fs.Float64Var(&cfg.Split.ValidationFraction, "val-fraction", cfg.Split.ValidationFraction, "share of cutoffs for validation")
-	fs.Float64Var(&cfg.Split.TestFraction, "test-fraction", cfg.Split.TestFraction, "share of cutoffs for test (the latest)")
+	fs.Float64Var(&cfg.Split.TestFraction, "test-fraction", cfg.Split.TestFraction, "share of cutoffs for test (the latest); with --split member, share of members")
+	fs.StringVar(&cfg.Split.Mode, "split", cfg.Split.Mode, "split: time (default: latest cutoffs are test) or member (a seeded hash of the member id; test members at the last cutoff only)")
+	fs.Uint64Var(&cfg.Split.Seed, "split-seed", cfg.Split.Seed, "seed of the member hash of --split member")
+	fs.Func("week-start", "first day of a week of the cutoff grid (Monday .. Sunday; default Monday)", func(v string) error {
+		for d := time.Sunday; d <= time.Saturday; d++ {
+			if strings.EqualFold(v, d.String()) {
+				cfg.WeekStart = d
+				return nil
+			}
+		}
+		return fmt.Errorf("not a weekday: %q", v)
+	})
+	dateFlag := func(name, usage string, dst *time.Time) {
+		fs.Func(name, usage+" (YYYY-MM-DD, midnight in --tz)", func(v string) error {
+			d, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				return err
+			}
+			loc, err := time.LoadLocation(cfg.TimeZone)
+			if err != nil {
+				return fmt.Errorf("--tz %q: %v (give --tz before %s)", cfg.TimeZone, err, name)
+			}
+			*dst = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+			return nil
+		})
+	}
+	dateFlag("first-cutoff", "first rolling cutoff (default: Weeks after the start of the data)", &cfg.FirstCutoff)
+	dateFlag("last-cutoff", "last rolling cutoff (default: the last whose horizon fits the data)", &cfg.LastCutoff)
+	dateFlag("data-end", "end of observation, exclusive (default: the manifest's end)", &cfg.DataEnd)
 }
 
 func runFeatures(args []string, stdout, stderr io.Writer) error {

@@ -309,8 +309,11 @@ func (b *binding) number(r *record, col string) (*big.Rat, *datasets.RowError) {
 type converted struct {
 	member *datasets.Member // a member row, or the derived member's attributes
 	course *datasets.Course
-	visit  *datasets.Attendance
-	tx     *datasets.Transaction
+	// derivedCourse is the course of the visit's course_id, with this
+	// row's attributes, in a source with derived courses.
+	derivedCourse *datasets.Course
+	visit         *datasets.Attendance
+	tx            *datasets.Transaction
 }
 
 // cancelled reports whether r is a cancellation row.
@@ -345,12 +348,19 @@ func (b *binding) convert(r *record) (*converted, *datasets.RowError) {
 		}
 		out.member = m
 	}
-	if c := s.Courses; c != nil {
+	if c := s.Courses; c != nil && !s.derivedCourses {
 		course, e := b.course(c, r)
 		if e != nil {
 			return nil, e
 		}
 		out.course = course
+	}
+	if c := s.Courses; c != nil && s.derivedCourses && out.visit != nil && out.visit.CourseID != "" {
+		course, e := b.derivedCourse(c, r, out.visit.CourseID)
+		if e != nil {
+			return nil, e
+		}
+		out.derivedCourse = course
 	}
 	return out, nil
 }
@@ -530,14 +540,29 @@ func parseEnum[E any](b *binding, f *Field, r *record, canon, v string, parse fu
 	return x, nil
 }
 
+// derivedCourse converts the course fields of row r for the course id,
+// taken from the row's visit; the name defaults to the id.
+func (b *binding) derivedCourse(c *CoursesMap, r *record, id string) (*datasets.Course, *datasets.RowError) {
+	return b.courseFields(c, r, datasets.Course{CourseID: id, Name: id})
+}
+
 func (b *binding) course(c *CoursesMap, r *record) (*datasets.Course, *datasets.RowError) {
 	var x datasets.Course
 	var e *datasets.RowError
 	if x.CourseID, e = b.text(c.CourseID, r, "course_id", true); e != nil {
 		return nil, e
 	}
-	if x.Name, e = b.text(c.Name, r, "name", true); e != nil {
-		return nil, e
+	return b.courseFields(c, r, x) // name is required in a course list
+}
+
+// courseFields converts the fields of a course after its id; the name when
+// mapped.
+func (b *binding) courseFields(c *CoursesMap, r *record, x datasets.Course) (*datasets.Course, *datasets.RowError) {
+	var e *datasets.RowError
+	if c.Name != nil {
+		if x.Name, e = b.text(c.Name, r, "name", true); e != nil {
+			return nil, e
+		}
 	}
 	if x.Category, e = b.text(c.Category, r, "category", false); e != nil {
 		return nil, e

@@ -150,9 +150,10 @@ func Import(m *Mapping, inputs []string, outDir string, opts *Options) (*Report,
 		lim:  &limits{now: o.Now, minTime: co.MinTime, maxAmount: co.MaxAmount, maxDur: co.MaxDurationMin},
 		rep: &Report{Mapping: m.Name, Inputs: inputs, Out: outDir, ByReason: map[string]int{},
 			Currency: m.Currency, MinorUnits: m.minor},
-		check:   datasets.NewChecker(&co),
-		seen:    map[[16]byte]rowRef{},
-		derived: map[string]*memberState{},
+		check:          datasets.NewChecker(&co),
+		seen:           map[[16]byte]rowRef{},
+		derived:        map[string]*memberState{},
+		derivedCourses: map[string]*datasets.Course{},
 	}
 	err := im.run(inputs, outDir)
 	if err != nil {
@@ -193,6 +194,8 @@ type importer struct {
 	idPrefix []string // per input: the prefix of derived event ids
 	seen     map[[16]byte]rowRef
 	derived  map[string]*memberState
+	// derivedCourses are the courses derived from visits, by id.
+	derivedCourses map[string]*datasets.Course
 }
 
 // tableOut buffers the rows of one output table.
@@ -352,21 +355,27 @@ func (im *importer) run(inputs []string, outDir string) error {
 	}
 	for j := range m.Sources {
 		s := &m.Sources[j]
-		if s.Courses != nil {
+		if s.Courses != nil && !s.derivedCourses {
 			if err := im.each(s, bySource[j], im.handle); err != nil {
 				return err
 			}
 		}
 	}
-	// Phase 2: members derived from events.
-	derived := false
+	// Phase 2: members and courses derived from events.
+	derived, derivedCourses := false, false
 	for j := range m.Sources {
 		s := &m.Sources[j]
-		if s.derived {
-			derived = true
+		if s.derived || s.derivedCourses {
+			derived = derived || s.derived
+			derivedCourses = derivedCourses || s.derivedCourses
 			if err := im.each(s, bySource[j], im.collect); err != nil {
 				return err
 			}
+		}
+	}
+	if derivedCourses {
+		if err := im.writeDerivedCourses(); err != nil {
+			return err
 		}
 	}
 	if derived {
@@ -470,14 +479,23 @@ func rowKey(src int, vals []string) [16]byte {
 	return k
 }
 
-// collect is the first pass over a source with derived members: it notes
-// each member's first event and first row.
+// collect is the first pass over a source with derived members or
+// courses: it notes each member's first event and first row, and each
+// course's first row.
 func (im *importer) collect(b *binding, fi int, rec *record, rerr error) error {
 	if rerr != nil || b.cancelled(rec) {
 		return nil
 	}
 	c, e := b.convert(rec)
 	if e != nil {
+		return nil
+	}
+	if dc := c.derivedCourse; dc != nil {
+		if _, ok := im.derivedCourses[dc.CourseID]; !ok {
+			im.derivedCourses[dc.CourseID] = dc
+		}
+	}
+	if !b.src.derived {
 		return nil
 	}
 	note := func(id string, ts time.Time) {
@@ -501,6 +519,34 @@ func (im *importer) collect(b *binding, fi int, rec *record, rerr error) error {
 
 // derivedFile is the file name reported for rows of derived members.
 const derivedFile = "(members derived from events)"
+
+// derivedCoursesFile is the file name reported for derived courses.
+const derivedCoursesFile = "(courses derived from visits)"
+
+// writeDerivedCourses writes the courses collected from the visits, sorted
+// by id.
+func (im *importer) writeDerivedCourses() error {
+	ids := make([]string, 0, len(im.derivedCourses))
+	for id := range im.derivedCourses {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for i, id := range ids {
+		c := im.derivedCourses[id]
+		if err := im.check.Course(derivedCoursesFile, int64(i+1), c); err != nil {
+			if err := im.reject(err, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := im.courses.add(*c); err != nil {
+			return err
+		}
+		im.rep.Courses++
+	}
+	im.derivedCourses = nil
+	return nil
+}
 
 func (im *importer) writeDerived() error {
 	ids := make([]string, 0, len(im.derived))

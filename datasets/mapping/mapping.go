@@ -83,6 +83,9 @@ type Source struct {
 	loc     *time.Location
 	numbers numberFormat
 	derived bool // Members aggregates the members of the events
+	// derivedCourses: Courses aggregates the course ids of the attendance
+	// (one course per distinct non-empty course_id).
+	derivedCourses bool
 }
 
 // A ValueSet recognises rows by the value of one column.
@@ -117,7 +120,10 @@ type MembersMap struct {
 	Channel       *Field `yaml:"channel"`
 }
 
-// CoursesMap maps the courses table.
+// CoursesMap maps the courses table. In a source that also maps attendance
+// with a course_id, courses are derived from the visits: one course per
+// distinct non-empty course_id, CourseID is not mapped, Name defaults to the
+// course id, and the fields are taken from the course's first row.
 type CoursesMap struct {
 	CourseID  *Field `yaml:"course_id"`
 	Name      *Field `yaml:"name"`
@@ -559,7 +565,15 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 		return m.errAt(p, "maps no table (want members, courses, attendance or transactions)")
 	}
 	events := s.Attendance != nil || s.Transactions != nil
-	if s.Courses != nil && (s.Members != nil || events) {
+	if s.Courses != nil && events {
+		if s.Attendance == nil || s.Attendance.CourseID == nil {
+			return m.errAt(with(p, "courses"), "courses are derived from the visits' course_id: map attendance.course_id in this source (or make the course list a source of its own)")
+		}
+		if s.Courses.CourseID != nil {
+			return m.errAt(with(p, "courses", "course_id"), "derived courses take their id from attendance.course_id; do not map it here")
+		}
+		s.derivedCourses = true
+	} else if s.Courses != nil && s.Members != nil {
 		return m.errAt(with(p, "courses"), "a course list must be a source of its own")
 	}
 	if s.Members != nil {
@@ -576,8 +590,8 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 			kind     fieldKind
 			required bool
 		}{
-			{"course_id", c.CourseID, kindID, true},
-			{"name", c.Name, kindText, true},
+			{"course_id", c.CourseID, kindID, !s.derivedCourses},
+			{"name", c.Name, kindText, !s.derivedCourses},
 			{"category", c.Category, kindText, true},
 			{"coach", c.Coach, kindText, false},
 			{"club", c.Club, kindText, false},

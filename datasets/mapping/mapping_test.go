@@ -104,16 +104,17 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestBuiltin(t *testing.T) {
 	names := BuiltinNames()
-	if strings.Join(names, ",") != "cdnow,cdnow_sample" {
+	if strings.Join(names, ",") != "cdnow,cdnow_sample,interactions,interactions_value" {
 		t.Errorf("BuiltinNames() = %q", names)
 	}
+	zone := map[string]string{"cdnow": "America/New_York", "cdnow_sample": "America/New_York", "interactions": "UTC", "interactions_value": "UTC"}
 	for _, n := range names {
 		m, err := Builtin(n)
 		if err != nil {
 			t.Errorf("Builtin(%q): %v", n, err)
 			continue
 		}
-		if m.Name != n || m.Currency != "USD" || m.Location().String() != "America/New_York" {
+		if m.Name != n || m.Currency != "USD" || m.Location().String() != zone[n] {
 			t.Errorf("%s: name %q currency %q zone %s", n, m.Name, m.Currency, m.Location())
 		}
 		if m2, err := LoadNamed(n); err != nil || m2.Name != n {
