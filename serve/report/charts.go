@@ -40,7 +40,7 @@ type Text struct {
 }
 
 const (
-	chartW, chartH = 640, 260
+	chartW, chartH = 620, 260
 	padL, padR     = 48, 12
 	padT, padB     = 24, 40
 )
@@ -81,7 +81,9 @@ func slot(i, n int) (x, w, mid float64) {
 
 func (c *Chart) bar(i, n int, v, ymax float64, class, tip string) {
 	x, w, _ := slot(i, n)
-	y := c.y(v, ymax)
+	// A zero is drawn 1.5 pixels high, so that it reads as a value, not
+	// as a missing bar.
+	y := min(c.y(v, ymax), c.y(0, ymax)-1.5)
 	c.Rects = append(c.Rects, Rect{X: f1(x), Y: f1(y), W: f1(w), H: f1(c.y(0, ymax) - y), Class: class, Tip: tip})
 }
 
