@@ -115,7 +115,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if code >= 500 {
 		lvl = d.s.log.Error
 	}
-	lvl("dashboard", "client", client, "status", code, "query", r.URL.RawQuery, "msg", msg, "duration", time.Since(start))
+	lvl("dashboard", "client", client, "status", code, "query", r.URL.RawQuery, "reason", msg, "duration", time.Since(start))
 }
 
 // serve answers r and returns the status, the client and the error message.
