@@ -31,6 +31,7 @@ demo: build
 	./bin/retain train --features $(DEMO_DIR)/features.rtfs --out $(DEMO_DIR)/model.rtmb
 	./bin/retain evaluate --model $(DEMO_DIR)/model.rtmb --features $(DEMO_DIR)/features.rtfs --data $(DEMO_DIR)/data --out $(DEMO_DIR)/eval
 	@echo "report: $(DEMO_DIR)/eval/report.md"
+	./bin/retain report --data $(DEMO_DIR)/data --model $(DEMO_DIR)/model.rtmb --out $(DEMO_DIR)/report.html
 	rm -f $(DEMO_DIR)/store.db
 	./bin/retain load --store $(DEMO_DIR)/store.db --data $(DEMO_DIR)/data
 	@set -e; umask 077; \

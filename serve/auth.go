@@ -29,11 +29,12 @@ const (
 	ScopeScore     Scope = "score"     // ScoreMember, ScoreMembers, StreamScores
 	ScopeRecommend Scope = "recommend" // RecommendClasses
 	ScopeIngest    Scope = "ingest"    // IngestEvents
+	ScopeReport    Scope = "report"    // the dashboard, GET /dashboard (dashboard.go)
 	ScopeAdmin     Scope = "admin"     // everything
 )
 
 // Scopes lists the scopes.
-var Scopes = []Scope{ScopeScore, ScopeRecommend, ScopeIngest, ScopeAdmin}
+var Scopes = []Scope{ScopeScore, ScopeRecommend, ScopeIngest, ScopeReport, ScopeAdmin}
 
 // anyScope marks a method that any authenticated client may call.
 const anyScope Scope = ""

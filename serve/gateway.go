@@ -34,10 +34,11 @@ type gateway struct {
 	conn *grpc.ClientConn
 	mux  *runtime.ServeMux
 	max  int64 // request body limit, Options.MaxRecvMsgBytes
+	dash *dashboard
 }
 
 func (s *Server) newGateway(sopts []grpc.ServerOption) (*gateway, error) {
-	g := &gateway{srv: grpc.NewServer(sopts...), lis: bufconn.Listen(1 << 20), max: int64(s.opts.MaxRecvMsgBytes)}
+	g := &gateway{srv: grpc.NewServer(sopts...), lis: bufconn.Listen(1 << 20), max: int64(s.opts.MaxRecvMsgBytes), dash: s.newDashboard()}
 	retainv1.RegisterRetainServiceServer(g.srv, s)
 	go g.srv.Serve(g.lis)
 	conn, err := grpc.NewClient("passthrough:///retain-gateway",
@@ -64,6 +65,10 @@ func (s *Server) newGateway(sopts []grpc.ServerOption) (*gateway, error) {
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == DashboardPath {
+		g.dash.ServeHTTP(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, g.max)
 	g.mux.ServeHTTP(w, r)
 }
@@ -82,5 +87,6 @@ func (g *gateway) close() {
 // ({"code", "message", "details"}) with the HTTP status of the gRPC code
 // (400 for INVALID_ARGUMENT, 401, 403, 404, 503...). It goes through the
 // same interceptors as gRPC calls. Serve it over TLS (ListenAndServe does
-// when Options.HTTPAddr is set).
+// when Options.HTTPAddr is set). It also serves the HTML dashboard at
+// DashboardPath (dashboard.go).
 func (s *Server) HTTPHandler() http.Handler { return s.gw }

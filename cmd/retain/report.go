@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"retain/serve"
+	"retain/serve/report"
+)
+
+func init() {
+	register(command{name: "report", summary: "write the HTML retention report of a club and month (one self-contained file)", run: runReport})
+}
+
+// runReport scores a dataset's members with a model bundle and writes the
+// report page of package serve/report (docs/report.md).
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", stderr)
+	data := fs.String("data", "", "dataset directory (required)")
+	bundle := fs.String("model", "", "model bundle, .rtmb (required)")
+	out := fs.String("out", "", "HTML file to write (required)")
+	club := fs.String("club", "all", "club id, or all")
+	month := fs.String("month", "", "month in focus, YYYY-MM (default: the month of --as-of)")
+	asOfStr := fs.String("as-of", "", "score members as of this RFC 3339 instant or date YYYY-MM-DD (default: the start of the month after --month, or the data's end when earlier)")
+	top := fs.Int("top", 25, "rows of the at-risk table")
+	def := serve.DefaultOptions().Risk
+	medium := fs.Float64("risk-medium", def.Medium, "churn probability from which the risk is medium")
+	high := fs.Float64("risk-high", def.High, "churn probability from which the risk is high (and a retention offer is made)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" || *bundle == "" || *out == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "retain report: give --data, --model and --out (and no arguments)")
+		fs.Usage()
+		return errUsage
+	}
+	if *top < 1 {
+		fmt.Fprintln(stderr, "retain report: --top must be at least 1")
+		return errUsage
+	}
+	var asOf time.Time
+	if *asOfStr != "" {
+		t, err := time.Parse(time.RFC3339, *asOfStr)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, *asOfStr); err != nil {
+				return fmt.Errorf("--as-of %q: neither RFC 3339 nor YYYY-MM-DD", *asOfStr)
+			}
+		}
+		asOf = t
+	}
+	t0 := time.Now()
+	sc, err := serve.NewBundleScorer(*bundle, &serve.BundleOptions{HighRisk: *high})
+	if err != nil {
+		return err
+	}
+	hs, man, err := report.ReadDir(*data)
+	if err != nil {
+		return err
+	}
+	if man.End.IsZero() {
+		return fmt.Errorf("%s: the manifest (dataset.json) has no end: cannot tell when the data ends", *data)
+	}
+	in, err := report.Build(context.Background(), hs, serve.ReportScoreFunc(sc), report.Options{
+		Club: *club, Month: *month, AsOf: asOf, DataStart: man.Start, DataEnd: man.End,
+		Spec: sc.Bundle().Spec, Model: serve.ReportModel(sc.Info()),
+		Risk: report.RiskThresholds{Medium: *medium, High: *high}, TopN: *top,
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if err := report.Render(f, in); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report: %s (club %s, month %s, as of %s: %d members scored, %d departed, %d not yet joined; %.1fs)\n",
+		*out, in.Club, in.Month, in.AsOf.UTC().Format(time.RFC3339), len(in.Members), in.Departed, in.NotJoined, time.Since(t0).Seconds())
+	return nil
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReportCLI generates a small gym, trains a tiny model and writes the
+// report of one club and month; then checks the usage and option errors.
+func TestReportCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := runCLI(t, "generate", "--members", "200", "--weeks", "40", "--seed", "3", "--truth-sims", "0", "--quiet", "--out", data); code != 0 {
+		t.Fatalf("generate exited %d: %s", code, stderr)
+	}
+	bundle := filepath.Join(dir, "m.rtmb")
+	if code, stdout, stderr := runCLI(t, "train", "--data", data, "--out", bundle, "--epochs", "1", "--hidden", "8", "--quiet",
+		"--weeks", "8", "--horizon", "4", "--cutoff-every", "2"); code != 0 {
+		t.Fatalf("train exited %d:\n%s\n%s", code, stdout, stderr)
+	}
+	out := filepath.Join(dir, "out", "report.html")
+	// The generator starts on 2024-01-01; 40 weeks end in October.
+	code, stdout, stderr := runCLI(t, "report", "--data", data, "--model", bundle, "--month", "2024-08", "--out", out)
+	if code != 0 {
+		t.Fatalf("report exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "report: "+out) || !strings.Contains(stdout, "month 2024-08, as of 2024-09-01T00:00:00Z") {
+		t.Errorf("stdout %q", stdout)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	if !strings.Contains(page, "<title>Retention report: all clubs, 2024-08</title>") || strings.Count(page, "<svg") != 5 {
+		t.Errorf("page lacks its title or five charts")
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--data", data, "--model", bundle}, 2, "give --data, --model and --out"},
+		{[]string{"--data", data, "--model", bundle, "--out", out, "--month", "August"}, 1, `month: "August" is not YYYY-MM`},
+		{[]string{"--data", data, "--model", bundle, "--out", out, "--club", "atlantis"}, 1, `unknown club "atlantis"`},
+		{[]string{"--data", data, "--model", bundle, "--out", out, "--as-of", "soon"}, 1, "--as-of"},
+		{[]string{"--data", data, "--model", filepath.Join(dir, "none.rtmb"), "--out", out}, 1, "none.rtmb"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"report"}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("report %v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+}
