@@ -1,0 +1,310 @@
+package features
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"retain/datasets"
+)
+
+// AsOf holds a dataset's members, as of one cutoff, in the member state
+// that Featurizer.Compute builds for one member: batch scoring reads a
+// whole dataset into it in one pass (ReadAsOf) and then computes every
+// member's example at the cutoff (Example), with the same code as Compute
+// and bit-identical results.
+//
+// Besides the features it records, per member, how often each course of
+// the spec's vocabulary was attended before Before and when last
+// (Attended): the scoring server maps predicted categories to courses from
+// that.
+type AsOf struct {
+	f      *Featurizer
+	clk    clock
+	td     int32
+	endDay int32
+	g      grid
+	before time.Time
+	beforeNs int64
+
+	members []member
+	clubs   []string // home club of each member, as in the data
+	uses    [][]CourseUse
+	idx     map[string]int32 // member id -> index; -1: left out by Keep
+	rep     AsOfReport
+}
+
+// CourseUse is one course a member attended before AsOf.Before: how many
+// times and the latest start (unix nanoseconds).
+type CourseUse struct {
+	Course int32 // index in Spec.Courses
+	N      int32
+	Last   int64
+}
+
+// AsOfOptions tunes ReadAsOf. A nil *AsOfOptions means defaults.
+type AsOfOptions struct {
+	// Keep, when set, picks the members to hold; the others, and their
+	// events, are skipped and counted in AsOfReport.LeftOut.
+	Keep func(*datasets.Member) bool
+	// BatchRows is the number of rows read per Read call. Default 4096.
+	BatchRows int
+	// Strict makes a row that a reader rejects fail the read. Default
+	// false: such rows are counted and skipped, as Build does.
+	Strict bool
+}
+
+// AsOfReport says what ReadAsOf read.
+type AsOfReport struct {
+	// Members counts the members-table rows, Kept those held.
+	Members, Kept            int
+	Attendance, Transactions int64 // events read
+	// LeftOut counts events of members that Keep left out.
+	LeftOut int64
+	// Rejected counts rows the readers rejected; RejectedSamples holds the
+	// first few errors.
+	Rejected        int64
+	RejectedSamples []string
+	// UnknownMember counts events of members missing from the members
+	// table (skipped); UnknownCourse visits of courses missing from the
+	// spec's vocabulary (counted as visits of no category).
+	UnknownMember, UnknownCourse int64
+	// Seconds is the time ReadAsOf took.
+	Seconds float64
+}
+
+// NewAsOf returns an empty AsOf for examples of spec at cutoff t (rounded
+// down to the start of its day in Config.TimeZone, as Compute does). Only
+// attendance before before counts in Attended; the scoring server scores
+// the events before its as-of instant, so pass the same t.
+func NewAsOf(spec *FeatureSpec, t, before time.Time) (*AsOf, error) {
+	f, err := NewFeaturizer(spec)
+	if err != nil {
+		return nil, err
+	}
+	a := &AsOf{f: f, clk: newClock(f.loc), idx: map[string]int32{}, before: before, beforeNs: before.UnixNano()}
+	a.td = a.clk.day(t)
+	a.g = grid{phase: int32(floorMod(int64(a.td), 7))}
+	a.endDay = a.td
+	if !f.cfg.DataEnd.IsZero() {
+		a.endDay = a.clk.day(f.cfg.DataEnd)
+	}
+	return a, nil
+}
+
+// Cutoff returns the cutoff instant: the start of t's day.
+func (a *AsOf) Cutoff() time.Time { return a.clk.instant(a.td) }
+
+// Spec returns the spec (do not modify it).
+func (a *AsOf) Spec() *FeatureSpec { return &a.f.spec }
+
+// AddMember adds a members-table row, or only counts it when keep is
+// false. A repeated member_id is an error wrapping
+// datasets.ErrDuplicateKey. All members come before the first event.
+func (a *AsOf) AddMember(m *datasets.Member, keep bool) error {
+	if _, dup := a.idx[m.MemberID]; dup {
+		return fmt.Errorf("features: member %q: %w", m.MemberID, datasets.ErrDuplicateKey)
+	}
+	a.rep.Members++
+	if !keep {
+		a.idx[m.MemberID] = -1
+		return nil
+	}
+	a.idx[m.MemberID] = int32(len(a.members))
+	a.members = append(a.members, member{memberStatic: a.f.memberStatic(m, &a.clk)})
+	a.clubs = append(a.clubs, m.HomeClub)
+	a.uses = append(a.uses, nil)
+	return nil
+}
+
+// addAttendance adds a visit; clk is the attendance side's clock.
+func (a *AsOf) addAttendance(x *datasets.Attendance, clk *clock) {
+	i, ok := a.idx[x.MemberID]
+	switch {
+	case !ok:
+		a.rep.UnknownMember++
+		return
+	case i < 0:
+		a.rep.LeftOut++
+		return
+	}
+	_, unknown := a.f.addAttendance(&a.members[i].att, a.g, clk, x)
+	if unknown {
+		a.rep.UnknownCourse++
+	}
+	a.rep.Attendance++
+	if x.CourseID == "" {
+		return
+	}
+	c, ok := a.f.courseIdx[x.CourseID]
+	if !ok {
+		return
+	}
+	ns := x.TS.UnixNano()
+	if ns >= a.beforeNs {
+		return
+	}
+	us := a.uses[i]
+	for k := range us {
+		if us[k].Course == c {
+			us[k].N++
+			us[k].Last = max(us[k].Last, ns)
+			return
+		}
+	}
+	a.uses[i] = append(us, CourseUse{Course: c, N: 1, Last: ns})
+}
+
+// addTransaction adds a transaction; clk is the transaction side's clock.
+// It touches other counters than addAttendance, so the two may run
+// concurrently.
+func (a *AsOf) addTransaction(x *datasets.Transaction, clk *clock, leftOut, unknown *int64) {
+	i, ok := a.idx[x.MemberID]
+	switch {
+	case !ok:
+		*unknown++
+		return
+	case i < 0:
+		*leftOut++
+		return
+	}
+	a.f.addTransaction(&a.members[i].tx, a.g, clk, x)
+	a.rep.Transactions++
+}
+
+// Len returns the number of members held.
+func (a *AsOf) Len() int { return len(a.members) }
+
+// MemberID returns the id of member i.
+func (a *AsOf) MemberID(i int) string { return a.members[i].id }
+
+// Club returns the home club of member i, as in the data.
+func (a *AsOf) Club(i int) string { return a.clubs[i] }
+
+// Attended returns the courses member i attended before Before (see
+// CourseUse), in the order first seen. Do not modify it.
+func (a *AsOf) Attended(i int) []CourseUse { return a.uses[i] }
+
+// Exclusion says why member i is not scored, or "" when it is: "not_joined"
+// when it joined at or after the cutoff, "open_ended_contract" when the
+// label is cancellation and its contract is open-ended, "already_churned"
+// when it was already churned at the cutoff by the label definition
+// (docs/labels.md). ex must be the member's example from Example, or nil
+// when Example returned ErrNotJoined.
+func (a *AsOf) Exclusion(i int, ex *Example) string {
+	m := &a.members[i]
+	switch {
+	case ex == nil || m.join >= a.td:
+		return "not_joined"
+	case !ex.Label.Excluded:
+		return ""
+	case a.f.cfg.Label.Kind == LabelCancellation && m.contract.open():
+		return "open_ended_contract"
+	}
+	return "already_churned"
+}
+
+// Example computes member i's example at the cutoff into ex, reusing its
+// slices; it equals Featurizer.Compute of the member's history at the
+// cutoff. It returns an error wrapping ErrNotJoined for a member who had
+// not joined by the cutoff. It is safe for concurrent use.
+func (a *AsOf) Example(i int, ex *Example) error {
+	f, g, m, td := a.f, a.g, &a.members[i], a.td
+	if m.join >= td {
+		return fmt.Errorf("%w: member %s", ErrNotJoined, m.id)
+	}
+	T := int32(f.cfg.Weeks)
+	tw := g.week(td)
+	ex.MemberID = m.id
+	ex.Cutoff = a.clk.instant(td)
+	ex.Seq = growF32(ex.Seq, int(T)*f.nSeq)
+	ex.Mask = growF32(ex.Mask, int(T))
+	ex.Static = growF32(ex.Static, f.nStatic)
+	clear(ex.Seq)
+	clear(ex.Mask)
+	clear(ex.Static)
+	ex.Split = SplitNone
+	f.rows(g, m, tw-T, tw, ex.Seq, ex.Mask)
+	ex.Indicators = f.indicatorsAt(g, m, td)
+	f.staticAt(m, td, &ex.Indicators, ex.Static)
+	ex.Label = f.labelAt(g, m, td, a.endDay)
+	return nil
+}
+
+// Report returns what was read.
+func (a *AsOf) Report() AsOfReport { return a.rep }
+
+// ReadAsOf reads src once into a new AsOf (see NewAsOf): the members
+// (those opts.Keep picks), then attendance and transactions concurrently.
+// A dataset whose manifest states other currency minor units than spec is
+// refused: its amounts would be misread.
+func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOptions) (*AsOf, error) {
+	var o AsOfOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = 4096
+	}
+	t0 := time.Now()
+	man := src.Manifest()
+	if man.Version > 0 && man.MinorUnits != spec.Config.Values.MinorUnits {
+		return nil, fmt.Errorf("features: the dataset's amounts have %d minor units, the spec %d", man.MinorUnits, spec.Config.Values.MinorUnits)
+	}
+	a, err := NewAsOf(spec, t, before)
+	if err != nil {
+		return nil, err
+	}
+	rs := &readStats{strict: o.Strict}
+	mr, err := src.Members()
+	if err != nil {
+		return nil, fmt.Errorf("features: members: %w", err)
+	}
+	if err := readAll(mr, o.BatchRows, rs, func(m *datasets.Member) error {
+		return a.AddMember(m, o.Keep == nil || o.Keep(m))
+	}); err != nil {
+		return nil, fmt.Errorf("features: members: %w", err)
+	}
+	a.rep.Kept = len(a.members)
+	ar, err := src.Attendance()
+	if err != nil {
+		return nil, fmt.Errorf("features: attendance: %w", err)
+	}
+	tr, err := src.Transactions()
+	if err != nil {
+		ar.Close()
+		return nil, fmt.Errorf("features: transactions: %w", err)
+	}
+	var wg sync.WaitGroup
+	var aErr, tErr error
+	rsA, rsT := &readStats{strict: o.Strict}, &readStats{strict: o.Strict}
+	var txLeftOut, txUnknown int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		clk := newClock(a.f.loc)
+		aErr = pump(ar, o.BatchRows, rsA, func(x *datasets.Attendance) { a.addAttendance(x, &clk) })
+	}()
+	if tr != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clk := newClock(a.f.loc)
+			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) { a.addTransaction(x, &clk, &txLeftOut, &txUnknown) })
+		}()
+	}
+	wg.Wait()
+	if aErr != nil {
+		return nil, fmt.Errorf("features: attendance: %w", aErr)
+	}
+	if tErr != nil {
+		return nil, fmt.Errorf("features: transactions: %w", tErr)
+	}
+	rs.merge(rsA)
+	rs.merge(rsT)
+	a.rep.LeftOut += txLeftOut
+	a.rep.UnknownMember += txUnknown
+	a.rep.Rejected, a.rep.RejectedSamples = rs.rejected, rs.samples
+	a.rep.Seconds = time.Since(t0).Seconds()
+	return a, nil
+}
