@@ -19,12 +19,12 @@ import (
 // (Attended): the scoring server maps predicted categories to courses from
 // that.
 type AsOf struct {
-	f      *Featurizer
-	clk    clock
-	td     int32
-	endDay int32
-	g      grid
-	before time.Time
+	f        *Featurizer
+	clk      clock
+	td       int32
+	endDay   int32
+	g        grid
+	before   time.Time
 	beforeNs int64
 
 	members []member
