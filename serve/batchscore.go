@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"time"
 
 	"retain/features"
 	"retain/model"
@@ -26,6 +27,11 @@ type BatchWorkspace struct {
 	raw    []float32
 	logits []float64
 	dist   []float64
+
+	// Forward accumulates the time ScoreBatch spent in the network's
+	// forward pass (the rest is building its inputs, the reasons and the
+	// course mapping); callers may read and reset it.
+	Forward time.Duration
 }
 
 // Level returns the risk level of churn probability p: "low", "medium" or
@@ -121,9 +127,11 @@ func (s *BundleScorer) ScoreBatch(ms []BatchMember, ws *BatchWorkspace, out []Sc
 			}
 		}
 	}
+	t0 := time.Now()
 	if err := s.b.Params.ForwardPrefix(&ws.ws, bt, R, split, &ws.out); err != nil {
 		return fmt.Errorf("serve: ScoreBatch: %w", err)
 	}
+	ws.Forward += time.Since(t0)
 	C := s.b.Config.Classes
 	for k, m := range ms {
 		r0 := k * R
