@@ -80,7 +80,7 @@ type Report struct {
 	// encoding and writing rows; Seconds the whole run, and
 	// MembersPerSecond the members table's rows over Seconds.
 	ReadSeconds, FeatureCPU, ScoreCPU, ForwardCPU, WriteSeconds, Seconds float64
-	MembersPerSecond                                                    float64
+	MembersPerSecond                                                     float64
 }
 
 // ParseShard parses "i/n" (0 <= i < n): shard i of n.
