@@ -27,7 +27,7 @@ type AsOf struct {
 	before   time.Time
 	beforeNs int64
 
-	members []member
+	members memberList
 	clubs   []string // home club of each member, as in the data
 	uses    [][]CourseUse
 	idx     map[string]int32 // member id -> index; -1: left out by Keep
@@ -110,16 +110,38 @@ func (a *AsOf) AddMember(m *datasets.Member, keep bool) error {
 		a.idx[m.MemberID] = -1
 		return nil
 	}
-	a.idx[m.MemberID] = int32(len(a.members))
-	a.members = append(a.members, member{memberStatic: a.f.memberStatic(m, &a.clk)})
+	a.idx[m.MemberID] = int32(a.members.len())
+	a.members.add().memberStatic = a.f.memberStatic(m, &a.clk)
 	a.clubs = append(a.clubs, m.HomeClub)
 	a.uses = append(a.uses, nil)
 	return nil
 }
 
-// addAttendance adds a visit; clk is the attendance side's clock.
-func (a *AsOf) addAttendance(x *datasets.Attendance, clk *clock) {
-	i, ok := a.idx[x.MemberID]
+// sideCache is one event table's clock and its last member looked up:
+// events usually come grouped by member, and a string comparison is
+// cheaper than a map lookup.
+type sideCache struct {
+	clk    clock
+	lastID string
+	last   int32
+	lastOK bool
+}
+
+// lookup returns the index of member id (see AsOf.idx).
+func (a *AsOf) lookup(c *sideCache, id string) (int32, bool) {
+	if c.lastOK && id == c.lastID {
+		return c.last, true
+	}
+	i, ok := a.idx[id]
+	if ok {
+		c.lastID, c.last, c.lastOK = id, i, true
+	}
+	return i, ok
+}
+
+// addAttendance adds a visit.
+func (a *AsOf) addAttendance(x *datasets.Attendance, c *sideCache) {
+	i, ok := a.lookup(c, x.MemberID)
 	switch {
 	case !ok:
 		a.rep.UnknownMember++
@@ -128,38 +150,34 @@ func (a *AsOf) addAttendance(x *datasets.Attendance, clk *clock) {
 		a.rep.LeftOut++
 		return
 	}
-	_, unknown := a.f.addAttendance(&a.members[i].att, a.g, clk, x)
+	_, unknown := a.f.addAttendance(&a.members.at(int(i)).att, a.g, &c.clk, x)
 	if unknown {
 		a.rep.UnknownCourse++
 	}
 	a.rep.Attendance++
-	if x.CourseID == "" {
-		return
-	}
-	c, ok := a.f.courseIdx[x.CourseID]
-	if !ok {
+	if x.CourseID == "" || unknown {
 		return
 	}
 	ns := x.TS.UnixNano()
 	if ns >= a.beforeNs {
 		return
 	}
+	ci := a.f.courseIdx[x.CourseID]
 	us := a.uses[i]
 	for k := range us {
-		if us[k].Course == c {
+		if us[k].Course == ci {
 			us[k].N++
 			us[k].Last = max(us[k].Last, ns)
 			return
 		}
 	}
-	a.uses[i] = append(us, CourseUse{Course: c, N: 1, Last: ns})
+	a.uses[i] = append(us, CourseUse{Course: ci, N: 1, Last: ns})
 }
 
-// addTransaction adds a transaction; clk is the transaction side's clock.
-// It touches other counters than addAttendance, so the two may run
-// concurrently.
-func (a *AsOf) addTransaction(x *datasets.Transaction, clk *clock, leftOut, unknown *int64) {
-	i, ok := a.idx[x.MemberID]
+// addTransaction adds a transaction. It touches other counters than
+// addAttendance, so the two may run concurrently.
+func (a *AsOf) addTransaction(x *datasets.Transaction, c *sideCache, leftOut, unknown *int64) {
+	i, ok := a.lookup(c, x.MemberID)
 	switch {
 	case !ok:
 		*unknown++
@@ -168,15 +186,15 @@ func (a *AsOf) addTransaction(x *datasets.Transaction, clk *clock, leftOut, unkn
 		*leftOut++
 		return
 	}
-	a.f.addTransaction(&a.members[i].tx, a.g, clk, x)
+	a.f.addTransaction(&a.members.at(int(i)).tx, a.g, &c.clk, x)
 	a.rep.Transactions++
 }
 
 // Len returns the number of members held.
-func (a *AsOf) Len() int { return len(a.members) }
+func (a *AsOf) Len() int { return a.members.len() }
 
 // MemberID returns the id of member i.
-func (a *AsOf) MemberID(i int) string { return a.members[i].id }
+func (a *AsOf) MemberID(i int) string { return a.members.at(i).id }
 
 // Club returns the home club of member i, as in the data.
 func (a *AsOf) Club(i int) string { return a.clubs[i] }
@@ -192,7 +210,7 @@ func (a *AsOf) Attended(i int) []CourseUse { return a.uses[i] }
 // (docs/labels.md). ex must be the member's example from Example, or nil
 // when Example returned ErrNotJoined.
 func (a *AsOf) Exclusion(i int, ex *Example) string {
-	m := &a.members[i]
+	m := a.members.at(i)
 	switch {
 	case ex == nil || m.join >= a.td:
 		return "not_joined"
@@ -209,7 +227,7 @@ func (a *AsOf) Exclusion(i int, ex *Example) string {
 // cutoff. It returns an error wrapping ErrNotJoined for a member who had
 // not joined by the cutoff. It is safe for concurrent use.
 func (a *AsOf) Example(i int, ex *Example) error {
-	f, g, m, td := a.f, a.g, &a.members[i], a.td
+	f, g, m, td := a.f, a.g, a.members.at(i), a.td
 	if m.join >= td {
 		return fmt.Errorf("%w: member %s", ErrNotJoined, m.id)
 	}
@@ -265,7 +283,7 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	}); err != nil {
 		return nil, fmt.Errorf("features: members: %w", err)
 	}
-	a.rep.Kept = len(a.members)
+	a.rep.Kept = a.members.len()
 	ar, err := src.Attendance()
 	if err != nil {
 		return nil, fmt.Errorf("features: attendance: %w", err)
@@ -282,15 +300,15 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		clk := newClock(a.f.loc)
-		aErr = pump(ar, o.BatchRows, rsA, func(x *datasets.Attendance) { a.addAttendance(x, &clk) })
+		c := &sideCache{clk: newClock(a.f.loc)}
+		aErr = pump(ar, o.BatchRows, rsA, func(x *datasets.Attendance) { a.addAttendance(x, c) })
 	}()
 	if tr != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			clk := newClock(a.f.loc)
-			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) { a.addTransaction(x, &clk, &txLeftOut, &txUnknown) })
+			c := &sideCache{clk: newClock(a.f.loc)}
+			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) { a.addTransaction(x, c, &txLeftOut, &txUnknown) })
 		}()
 	}
 	wg.Wait()

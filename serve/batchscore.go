@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"retain/features"
@@ -70,6 +71,16 @@ func (s *BundleScorer) ScoreBatch(ms []BatchMember, ws *BatchWorkspace, out []Sc
 	R := 1 + G
 	split := max(0, T-attributionWeeks)
 	rows := len(ms) * R
+	// The static input depends on the window only through the summary
+	// columns: a group that occludes none of them has the member's own
+	// static input, less its indicators.
+	summary := make([]bool, G)
+	if s.in.Summary {
+		cols := model.SummaryColumns(spec)
+		for gi := range s.groups {
+			summary[gi] = slices.ContainsFunc(s.groups[gi].seq, func(j int) bool { return slices.Contains(cols, j) })
+		}
+	}
 	bt := &ws.batch
 	bt.X = growF32(bt.X, rows*T*F)
 	bt.Mask = growF32(bt.Mask, rows*T)
@@ -112,18 +123,24 @@ func (s *BundleScorer) ScoreBatch(ms []BatchMember, ws *BatchWorkspace, out []Sc
 				}
 				for _, j := range g.seq {
 					xr[t*F+j] = 0
-					ws.raw[t*F+j] = float32(n.Mean[j])
+					if summary[gi] {
+						ws.raw[t*F+j] = float32(n.Mean[j])
+					}
 				}
 			}
 			sg := len(bt.Static)
-			bt.Static = s.in.Static(bt.Static, ex.Static, &ex.Indicators, ws.raw)
+			if summary[gi] {
+				bt.Static = s.in.Static(bt.Static, ex.Static, &ex.Indicators, ws.raw)
+				for t := split; t < T; t++ { // restore the raw window
+					for _, j := range g.seq {
+						ws.raw[t*F+j] = ex.Seq[t*F+j]
+					}
+				}
+			} else {
+				bt.Static = append(bt.Static, bt.Static[s0:s0+S]...)
+			}
 			for _, j := range g.ind {
 				bt.Static[sg+off+j] = 0
-			}
-			for t := split; t < T; t++ { // restore the raw window
-				for _, j := range g.seq {
-					ws.raw[t*F+j] = ex.Seq[t*F+j]
-				}
 			}
 		}
 	}

@@ -441,7 +441,7 @@ func (s *BundleScorer) reasons(logits []float64) ([]Reason, error) {
 		}
 		reasons = append(reasons, Reason{
 			Name:         g.name,
-			Description:  fmt.Sprintf("%s: %s the churn risk compared with an average member", capitalize(g.what), map[string]string{"up": "raises", "down": "lowers"}[dir]),
+			Description:  capitalize(g.what) + ": " + map[string]string{"up": "raises", "down": "lowers"}[dir] + " the churn risk compared with an average member",
 			Contribution: c,
 		})
 	}

@@ -181,7 +181,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return true
 	}
 	logf(o, "reading %s as of %s", o.Data, asOf.Format(time.RFC3339))
-	a, err := features.ReadAsOf(features.DirSource(d, nil), &spec, asOf, asOf, &features.AsOfOptions{Keep: keep})
+	// Features read no event_id (DirSource skips it) and no source.
+	src := features.DirSource(d, &datasets.ReadOptions{SkipColumns: []string{"source"}})
+	a, err := features.ReadAsOf(src, &spec, asOf, asOf, &features.AsOfOptions{Keep: keep})
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
