@@ -446,7 +446,7 @@ func (p *progress) add(done int) {
 	case p.bar != nil:
 		p.bar.Set(done)
 	case p.o.Progress != nil && done >= p.next && done < p.n:
-		fmt.Fprintf(p.o.Progress, "scored %d/%d members (%.0f%%) in %.1fs\n", done, p.n, 100*float64(done)/float64(p.n), time.Since(p.t0).Seconds())
+		fmt.Fprintf(p.o.Progress, "processed %d/%d selected members (%.0f%%) in %.1fs\n", done, p.n, 100*float64(done)/float64(p.n), time.Since(p.t0).Seconds())
 		p.next = done + max(1, p.n/10)
 	}
 }
