@@ -2,7 +2,10 @@ package features
 
 import (
 	"fmt"
+	"io"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"retain/datasets"
@@ -139,22 +142,34 @@ func (a *AsOf) lookup(c *sideCache, id string) (int32, bool) {
 	return i, ok
 }
 
-// addAttendance adds a visit.
-func (a *AsOf) addAttendance(x *datasets.Attendance, c *sideCache) {
+// attStats are one attendance consumer's counts.
+type attStats struct {
+	n, leftOut, unknownMember, unknownCourse int64
+}
+
+// addAttendance adds a visit of a member whose index is k modulo parts
+// (see ReadAsOf); consumer 0 counts the events of members not held.
+func (a *AsOf) addAttendance(x *datasets.Attendance, c *sideCache, st *attStats, k, parts int32) {
 	i, ok := a.lookup(c, x.MemberID)
 	switch {
 	case !ok:
-		a.rep.UnknownMember++
+		if k == 0 {
+			st.unknownMember++
+		}
 		return
 	case i < 0:
-		a.rep.LeftOut++
+		if k == 0 {
+			st.leftOut++
+		}
+		return
+	case i%parts != k:
 		return
 	}
 	_, unknown := a.f.addAttendance(&a.members.at(int(i)).att, a.g, &c.clk, x)
 	if unknown {
-		a.rep.UnknownCourse++
+		st.unknownCourse++
 	}
-	a.rep.Attendance++
+	st.n++
 	if x.CourseID == "" || unknown {
 		return
 	}
@@ -297,11 +312,21 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	var aErr, tErr error
 	rsA, rsT := &readStats{strict: o.Strict}, &readStats{strict: o.Strict}
 	var txLeftOut, txUnknown int64
+	// Attendance is most of the events: its rows are decoded on one
+	// goroutine and aggregated on parts, each for the members whose index
+	// is its number modulo parts.
+	parts := int32(min(2, max(1, runtime.GOMAXPROCS(0))))
+	stats := make([]attStats, parts)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c := &sideCache{clk: newClock(a.f.loc)}
-		aErr = pump(ar, o.BatchRows, rsA, func(x *datasets.Attendance) { a.addAttendance(x, c) })
+		caches := make([]sideCache, parts)
+		for k := range caches {
+			caches[k].clk = newClock(a.f.loc)
+		}
+		aErr = pumpSplit(ar, o.BatchRows, rsA, int(parts), func(k int, x *datasets.Attendance) {
+			a.addAttendance(x, &caches[k], &stats[k], int32(k), parts)
+		})
 	}()
 	if tr != nil {
 		wg.Add(1)
@@ -322,7 +347,85 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	rs.merge(rsT)
 	a.rep.LeftOut += txLeftOut
 	a.rep.UnknownMember += txUnknown
+	for _, st := range stats {
+		a.rep.Attendance += st.n
+		a.rep.LeftOut += st.leftOut
+		a.rep.UnknownMember += st.unknownMember
+		a.rep.UnknownCourse += st.unknownCourse
+	}
 	a.rep.Rejected, a.rep.RejectedSamples = rs.rejected, rs.samples
 	a.rep.Seconds = time.Since(t0).Seconds()
 	return a, nil
+}
+
+// pumpSplit reads r on one goroutine and hands every batch of rows to n
+// consumer goroutines, each of which calls add(k, row) for every row of
+// every batch (k is its number); a batch is reused once all n are done
+// with it. It closes r.
+func pumpSplit[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, n int, add func(k int, row *T)) error {
+	type filled struct {
+		rows []T
+		n    int
+		left *atomic.Int32
+	}
+	const buffers = 4
+	free := make(chan []T, buffers)
+	for i := 0; i < buffers; i++ {
+		free <- make([]T, batch)
+	}
+	outs := make([]chan filled, n)
+	for k := range outs {
+		outs[k] = make(chan filled, buffers)
+	}
+	var readErr error
+	go func() {
+		defer func() {
+			for _, c := range outs {
+				close(c)
+			}
+		}()
+		for {
+			buf := <-free // consumers always drain, so a buffer comes back
+			m, err := r.Read(buf)
+			if m > 0 {
+				left := new(atomic.Int32)
+				left.Store(int32(n))
+				for _, c := range outs {
+					c <- filled{buf, m, left}
+				}
+			} else {
+				free <- buf
+			}
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if err := rs.rowErr(err); err != nil {
+					readErr = err
+					return
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for k := 0; k < n; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range outs[k] {
+				for i := 0; i < f.n; i++ {
+					add(k, &f.rows[i])
+				}
+				if f.left.Add(-1) == 0 {
+					free <- f.rows
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	cerr := r.Close()
+	if readErr != nil {
+		return readErr
+	}
+	return cerr
 }

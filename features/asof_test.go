@@ -3,6 +3,7 @@ package features
 import (
 	"errors"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -142,5 +143,37 @@ func TestReadAsOfMinorUnits(t *testing.T) {
 	src.Man.MinorUnits = 3
 	if _, err := ReadAsOf(src, f.Spec(), s.cfg.End(), s.cfg.End(), nil); err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// TestReadAsOfOneProc: with GOMAXPROCS 1 the attendance is aggregated by
+// one consumer; the members' examples and the report are the same as with
+// two.
+func TestReadAsOfOneProc(t *testing.T) {
+	s := loadSmallSynth(t)
+	f := s.featurizer(t, DefaultConfig())
+	two, err := ReadAsOf(s.source(), f.Spec(), s.cfg.End(), s.cfg.End(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	one, err := ReadAsOf(s.source(), f.Spec(), s.cfg.End(), s.cfg.End(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, r2 := one.Report(), two.Report()
+	r1.Seconds, r2.Seconds = 0, 0
+	if !reflect.DeepEqual(r1, r2) {
+		t.Fatalf("report %+v, with 2 procs %+v", r1, r2)
+	}
+	var e1, e2 Example
+	for i := 0; i < one.Len(); i++ {
+		err1, err2 := one.Example(i, &e1), two.Example(i, &e2)
+		if (err1 == nil) != (err2 == nil) || err1 == nil && (!slices.Equal(e1.Seq, e2.Seq) || e1.Indicators != e2.Indicators || e1.Label != e2.Label) {
+			t.Fatalf("member %d differs", i)
+		}
+		if !reflect.DeepEqual(one.Attended(i), two.Attended(i)) {
+			t.Fatalf("member %d: attended differs", i)
+		}
 	}
 }
