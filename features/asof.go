@@ -30,11 +30,13 @@ type AsOf struct {
 	before   time.Time
 	beforeNs int64
 
-	members memberList
-	clubs   []string // home club of each member, as in the data
-	uses    [][]CourseUse
-	idx     map[string]int32 // member id -> index; -1: left out by Keep
-	rep     AsOfReport
+	members  memberList
+	clubs    []string // home club of each member, as in the data
+	uses     [][]CourseUse
+	idx      map[string]int32 // member id -> index; -1: left out by Keep
+	weekSlab []weekAgg        // the week buckets of the next members (see reserve)
+	catSlab  []uint8
+	rep      AsOfReport
 }
 
 // CourseUse is one course a member attended before AsOf.Before: how many
@@ -114,7 +116,9 @@ func (a *AsOf) AddMember(m *datasets.Member, keep bool) error {
 		return nil
 	}
 	a.idx[m.MemberID] = int32(a.members.len())
-	a.members.add().memberStatic = a.f.memberStatic(m, &a.clk)
+	ms := a.members.add()
+	ms.memberStatic = a.f.memberStatic(m, &a.clk)
+	a.reserve(ms)
 	a.clubs = append(a.clubs, m.HomeClub)
 	a.uses = append(a.uses, nil)
 	return nil
@@ -145,6 +149,30 @@ func (a *AsOf) lookup(c *sideCache, id string) (int32, bool) {
 // attStats are one attendance consumer's counts.
 type attStats struct {
 	n, leftOut, unknownMember, unknownCourse int64
+}
+
+// reserve gives member m room for a week bucket for every week from its
+// join to the cutoff (at most maxReserveWeeks), carved from a shared slab:
+// most members visit in most of their weeks, and growing each member's
+// buckets by doubling copied them several times and cost more than the
+// rest of the aggregation. A member with more weeks grows past its room as
+// usual.
+func (a *AsOf) reserve(m *member) {
+	const maxReserveWeeks = 128
+	w := int((a.td-m.join)/7) + 2
+	if w <= 0 {
+		return
+	}
+	w = min(w, maxReserveWeeks)
+	nCat := a.f.nCat
+	if len(a.weekSlab) < w {
+		a.weekSlab = make([]weekAgg, 1<<16)
+		a.catSlab = make([]uint8, (1<<16)*nCat)
+	}
+	m.att.weeks = a.weekSlab[:0:w]
+	a.weekSlab = a.weekSlab[w:]
+	m.att.cats = a.catSlab[: 0 : w*nCat]
+	a.catSlab = a.catSlab[w*nCat:]
 }
 
 // addAttendance adds a visit of a member whose index is k modulo parts
