@@ -246,18 +246,19 @@ func (a *AsOf) Club(i int) string { return a.clubs[i] }
 // CourseUse), in the order first seen. Do not modify it.
 func (a *AsOf) Attended(i int) []CourseUse { return a.uses[i] }
 
-// Exclusion says why member i is not scored, or "" when it is: "not_joined"
-// when it joined at or after the cutoff, "open_ended_contract" when the
-// label is cancellation and its contract is open-ended, "already_churned"
-// when it was already churned at the cutoff by the label definition
-// (docs/labels.md). ex must be the member's example from Example, or nil
-// when Example returned ErrNotJoined.
-func (a *AsOf) Exclusion(i int, ex *Example) string {
+// Exclusion says why member i is not scored at the cutoff, or "" when it
+// is active: "not_joined" when it joined at or after the cutoff,
+// "open_ended_contract" when the label is cancellation and its contract is
+// open-ended, "already_churned" when it was already churned at the cutoff
+// by the label definition (docs/labels.md). It is the Label.Excluded of
+// the member's example, computed without the example. It is safe for
+// concurrent use.
+func (a *AsOf) Exclusion(i int) string {
 	m := a.members.at(i)
 	switch {
-	case ex == nil || m.join >= a.td:
+	case m.join >= a.td:
 		return "not_joined"
-	case !ex.Label.Excluded:
+	case !a.f.labelAt(a.g, m, a.td, a.endDay).Excluded:
 		return ""
 	case a.f.cfg.Label.Kind == LabelCancellation && m.contract.open():
 		return "open_ended_contract"

@@ -52,7 +52,7 @@ func TestAsOfMatchesCompute(t *testing.T) {
 				}
 				if werr != nil {
 					notJoined++
-					if r := a.Exclusion(i, nil); r != "not_joined" {
+					if r := a.Exclusion(i); r != "not_joined" {
 						t.Fatalf("%s: exclusion %q", id, r)
 					}
 					continue
@@ -61,7 +61,7 @@ func TestAsOfMatchesCompute(t *testing.T) {
 					ex.Indicators != want.Indicators || ex.Label != want.Label || !ex.Cutoff.Equal(want.Cutoff) {
 					t.Fatalf("%s at %s: AsOf example differs from Compute", id, at)
 				}
-				if r := a.Exclusion(i, &ex); (r != "") != want.Label.Excluded {
+				if r := a.Exclusion(i); (r != "") != want.Label.Excluded {
 					t.Fatalf("%s: exclusion %q, label excluded %v", id, r, want.Label.Excluded)
 				} else if r != "" {
 					excluded++

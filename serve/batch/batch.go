@@ -303,19 +303,14 @@ func score(ctx context.Context, o Options, sc *serve.BundleScorer, a *features.A
 				t1 := time.Now()
 				ms = ms[:0]
 				for i := lo; i < hi; i++ {
-					ex := &exs[i-lo]
-					var why string
-					if err := a.Example(i, ex); errors.Is(err, features.ErrNotJoined) {
-						why = a.Exclusion(i, nil)
-					} else if err != nil {
-						res.err = fmt.Errorf("batch: member %s: %w", a.MemberID(i), err)
-						break
-					} else {
-						why = a.Exclusion(i, ex)
-					}
-					if why != "" {
+					if why := a.Exclusion(i); why != "" {
 						res.skipped[why]++
 						continue
+					}
+					ex := &exs[len(ms)]
+					if err := a.Example(i, ex); err != nil {
+						res.err = fmt.Errorf("batch: member %s: %w", a.MemberID(i), err)
+						break
 					}
 					ms = append(ms, serve.BatchMember{Ex: ex, HomeClub: a.Club(i), Attended: a.Attended(i)})
 				}
