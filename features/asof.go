@@ -345,16 +345,22 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	// goroutine and aggregated on parts, each for the members whose index
 	// is its number modulo parts.
 	parts := int32(min(2, max(1, runtime.GOMAXPROCS(0))))
-	stats := make([]attStats, parts)
+	// Each consumer's cache and counts, padded apart: consumers on two
+	// cores writing one cache line would slow each other down.
+	type consumer struct {
+		c  sideCache
+		st attStats
+		_  [64]byte
+	}
+	cons := make([]consumer, parts)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		caches := make([]sideCache, parts)
-		for k := range caches {
-			caches[k].clk = newClock(a.f.loc)
+		for k := range cons {
+			cons[k].c.clk = newClock(a.f.loc)
 		}
 		aErr = pumpSplit(ar, o.BatchRows, rsA, int(parts), func(k int, x *datasets.Attendance) {
-			a.addAttendance(x, &caches[k], &stats[k], int32(k), parts)
+			a.addAttendance(x, &cons[k].c, &cons[k].st, int32(k), parts)
 		})
 	}()
 	if tr != nil {
@@ -376,7 +382,8 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	rs.merge(rsT)
 	a.rep.LeftOut += txLeftOut
 	a.rep.UnknownMember += txUnknown
-	for _, st := range stats {
+	for _, cn := range cons {
+		st := cn.st
 		a.rep.Attendance += st.n
 		a.rep.LeftOut += st.leftOut
 		a.rep.UnknownMember += st.unknownMember
