@@ -126,5 +126,5 @@ func printBatchReport(w io.Writer, r *batch.Report) {
 		fmt.Fprintf(w, "  rejected: %s\n", s)
 	}
 	fmt.Fprintf(w, "time: %.2fs (%.0f members/s): read %.2fs, features %.2f, scoring %.2f (forward %.2f) worker-seconds, write %.2fs\n",
-		r.Seconds, r.MembersPerSecond, r.ReadSeconds, r.FeatureCPU, r.ScoreCPU, r.ForwardCPU, r.WriteSeconds)
+		r.Seconds, r.MembersPerSecond, r.ReadSeconds, r.FeatureSeconds, r.ScoreSeconds, r.ForwardSeconds, r.WriteSeconds)
 }

@@ -73,14 +73,16 @@ type Report struct {
 	// unknown members or courses).
 	Read features.AsOfReport
 	// Stage times: ReadSeconds is the wall time of reading the dataset
-	// into member state; FeatureCPU, ScoreCPU and ForwardCPU the time the
+	// into member state; FeatureSeconds, ScoreSeconds and ForwardSeconds the time the
 	// workers spent computing examples, scoring (ScoreBatch, which
-	// includes ForwardCPU, the network's forward passes) and converting
-	// rows, summed over the workers; WriteSeconds the writer's time
-	// encoding and writing rows; Seconds the whole run, and
-	// MembersPerSecond the members table's rows over Seconds.
-	ReadSeconds, FeatureCPU, ScoreCPU, ForwardCPU, WriteSeconds, Seconds float64
-	MembersPerSecond                                                     float64
+	// includes ForwardSeconds, the network's forward passes) and converting
+	// rows, summed over the workers (wall time: they include waiting for
+	// a core on a loaded machine); WriteSeconds the writer's time encoding
+	// and writing rows; Seconds the whole run, and MembersPerSecond the
+	// selected members (all of the members table without --shard and
+	// --club) over Seconds.
+	ReadSeconds, FeatureSeconds, ScoreSeconds, ForwardSeconds, WriteSeconds, Seconds float64
+	MembersPerSecond                                                                 float64
 }
 
 // ParseShard parses "i/n" (0 <= i < n): shard i of n.
@@ -220,7 +222,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Seconds = time.Since(t0).Seconds()
 	if rep.Seconds > 0 {
-		rep.MembersPerSecond = float64(rep.Members) / rep.Seconds
+		rep.MembersPerSecond = float64(rep.Read.Kept) / rep.Seconds
 	}
 	return rep, nil
 }
@@ -253,8 +255,9 @@ func readCourses(d *datasets.Dir) (map[string]datasets.Course, error) {
 	}
 }
 
+// logf writes a progress line (before the bar, if any, starts).
 func logf(o Options, format string, args ...any) {
-	if o.Progress != nil && !o.Bar {
+	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, format+"\n", args...)
 	}
 }
@@ -377,9 +380,9 @@ func score(ctx context.Context, o Options, sc *serve.BundleScorer, a *features.A
 	wg.Wait()
 	prog.done()
 	for _, tm := range times {
-		rep.FeatureCPU += tm.feature.Seconds()
-		rep.ScoreCPU += tm.score.Seconds()
-		rep.ForwardCPU += tm.forward.Seconds()
+		rep.FeatureSeconds += tm.feature.Seconds()
+		rep.ScoreSeconds += tm.score.Seconds()
+		rep.ForwardSeconds += tm.forward.Seconds()
 	}
 	rep.WriteSeconds = write.Seconds()
 	return err

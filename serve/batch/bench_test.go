@@ -72,8 +72,8 @@ func benchRun(b *testing.B, data, bundle string) {
 	b.ReportMetric(ru1-ru0, "CPU-s/run")
 	b.Logf("GOMAXPROCS %d, load average before/after %s", runtime.GOMAXPROCS(0), loadAvg())
 	b.Logf("%d members, %d scored, skipped %v; %d bytes written", rep.Members, rep.Scored, rep.Skipped, st.Size())
-	b.Logf("stages: read %.2fs wall | features %.2f CPU-s | score %.2f CPU-s (forward %.2f, inputs+reasons+courses+rows %.2f) | write %.2fs | total %.2fs wall, %.2f CPU-s: %.0f members/s",
-		rep.ReadSeconds, rep.FeatureCPU, rep.ScoreCPU, rep.ForwardCPU, rep.ScoreCPU-rep.ForwardCPU, rep.WriteSeconds, rep.Seconds, ru1-ru0, rep.MembersPerSecond)
+	b.Logf("stages: read %.2fs wall | features %.2f worker-s | score %.2f worker-s (forward %.2f, inputs+reasons+courses+rows %.2f) | write %.2fs | total %.2fs wall, %.2f CPU-s (process): %.0f members/s",
+		rep.ReadSeconds, rep.FeatureSeconds, rep.ScoreSeconds, rep.ForwardSeconds, rep.ScoreSeconds-rep.ForwardSeconds, rep.WriteSeconds, rep.Seconds, ru1-ru0, rep.MembersPerSecond)
 }
 
 func loadAvg() string {
