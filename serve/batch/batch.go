@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
+	"slices"
 	"runtime"
 	"strconv"
 	"strings"
@@ -171,7 +173,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Out: o.Out, ModelVersion: sc.Info().Version, LeftOut: map[string]int{}, Skipped: map[string]int{}}
 	spec := *sc.Bundle().Spec
 	spec.Config.DataEnd = time.Time{} // as served: the history ends at the as-of time
+	clubs := map[string]bool{}
 	keep := func(m *datasets.Member) bool {
+		clubs[m.HomeClub] = true
 		switch {
 		case o.Shards > 1 && Shard(m.MemberID, o.Shards) != o.Shard:
 			rep.LeftOut["other_shard"]++
@@ -188,6 +192,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a, err := features.ReadAsOf(src, &spec, asOf, asOf, &features.AsOfOptions{Keep: keep})
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
+	}
+	if o.Club != "" && !clubs[o.Club] {
+		names := slices.Sorted(maps.Keys(clubs))
+		if len(names) > 20 {
+			names = append(names[:20], "...")
+		}
+		return nil, fmt.Errorf("batch: club %q: no member of %s has this home club (clubs: %s)", o.Club, o.Data, strings.Join(names, ", "))
 	}
 	rep.AsOf = asOf
 	rep.Read = a.Report()

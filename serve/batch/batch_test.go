@@ -316,6 +316,7 @@ func TestBadInputs(t *testing.T) {
 		{"bad format", batch.Options{Model: fix.bundle, Data: fix.dir, Out: out, Format: "xlsx"}, "xlsx"},
 		{"shard 3/2", batch.Options{Model: fix.bundle, Data: fix.dir, Out: out, Shard: 3, Shards: 2}, "3/2"},
 		{"shard 1/0", batch.Options{Model: fix.bundle, Data: fix.dir, Out: out, Shard: 1, Shards: 0}, "1/0"},
+		{"unknown club", batch.Options{Model: fix.bundle, Data: fix.dir, Out: out, Club: "atlantis"}, "atlantis"},
 		{"bad risk", batch.Options{Model: fix.bundle, Data: fix.dir, Out: out, Risk: serve.RiskThresholds{Medium: 0.7, High: 0.5}}, "risk"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
