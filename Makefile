@@ -167,3 +167,12 @@ eval-cdnow: build
 	./bin/retain evaluate --protocol holdout --model $(CDNOW_OUT)/model.rtmb --features $(CDNOW_OUT)/features.rtfs \
 		--data $(CDNOW_OUT)/data --out $(CDNOW_OUT)/eval; \
 	echo "eval-cdnow: $$(( $$(date +%s) - start ))s in all"
+
+## bench-batch: batch scoring (retain score --model --data --out) end to end
+## on the 100,000-member, 104-week synthetic set: read, features, model,
+## reasons, Parquet write. The data set is written once into
+## $(BENCH_BATCH_CACHE) and reused. Figures go to docs/benchmarks.md.
+BENCH_BATCH_CACHE ?= /tmp/retain-bench-100k
+.PHONY: bench-batch
+bench-batch:
+	RETAIN_BENCH_CACHE=$(BENCH_BATCH_CACHE) $(GO) test -run '^$$' -bench 'Score100k' -benchtime 1x -timeout 30m ./serve/batch

@@ -323,12 +323,7 @@ func (s *BundleScorer) Recommend(ctx context.Context, h *History, asOf time.Time
 
 // nextCourses maps the category distribution onto courses (see Score).
 func (s *BundleScorer) nextCourses(h *History, dist []float64) []CourseProbability {
-	spec := s.b.Spec
-	type seen struct {
-		n    int
-		last time.Time
-	}
-	attended := map[string]seen{}
+	attended := map[string]courseSeen{}
 	for i := range h.Attendance {
 		a := &h.Attendance[i]
 		if a.CourseID == "" {
@@ -336,11 +331,27 @@ func (s *BundleScorer) nextCourses(h *History, dist []float64) []CourseProbabili
 		}
 		v := attended[a.CourseID]
 		v.n++
-		if a.TS.After(v.last) {
-			v.last = a.TS
-		}
+		v.last = max(v.last, a.TS.UnixNano())
 		attended[a.CourseID] = v
 	}
+	spec := s.b.Spec
+	return s.mapCourses(func(i int) (courseSeen, bool) {
+		v, ok := attended[spec.Courses[i]]
+		return v, ok
+	}, h.Member.HomeClub, dist)
+}
+
+// courseSeen is how often a member attended a course and when last (unix
+// nanoseconds).
+type courseSeen struct {
+	n    int
+	last int64
+}
+
+// mapCourses maps the category distribution onto courses (see Score);
+// seen looks up the member's visits of course i of Spec.Courses.
+func (s *BundleScorer) mapCourses(seen func(i int) (courseSeen, bool), homeClub string, dist []float64) []CourseProbability {
+	spec := s.b.Spec
 	order := make([]int, len(dist))
 	for i := range order {
 		order[i] = i
@@ -360,16 +371,16 @@ func (s *BundleScorer) nextCourses(h *History, dist []float64) []CourseProbabili
 		if len(courses) == 0 {
 			continue
 		}
-		best, bestSeen := -1, seen{}
+		best, bestSeen := -1, courseSeen{}
 		for _, i := range courses {
-			v, ok := attended[spec.Courses[i]]
-			if ok && (v.n > bestSeen.n || v.n == bestSeen.n && v.last.After(bestSeen.last)) {
+			v, ok := seen(i)
+			if ok && (v.n > bestSeen.n || v.n == bestSeen.n && v.last > bestSeen.last) {
 				best, bestSeen = i, v
 			}
 		}
-		if best < 0 && h.Member.HomeClub != "" {
+		if best < 0 && homeClub != "" {
 			for _, i := range courses {
-				if s.courseClub[spec.Courses[i]] == h.Member.HomeClub {
+				if s.courseClub[spec.Courses[i]] == homeClub {
 					best = i
 					break
 				}
@@ -452,11 +463,21 @@ func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, err
 	for r := range logits {
 		logits[r] = s.b.Calibration.Logit(float64(sc.out.ChurnLogit[r]))
 	}
+	reasons, err := s.reasons(logits)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reasons, logits, nil
+}
+
+// reasons returns the top reasons from the calibrated churn logits of an
+// attribution: the member's, then one per occlusion group (see Score).
+func (s *BundleScorer) reasons(logits []float64) ([]Reason, error) {
 	reasons := make([]Reason, 0, len(s.groups))
 	for i, g := range s.groups {
 		c := logits[0] - logits[1+i]
 		if math.IsNaN(c) || math.IsInf(c, 0) {
-			return nil, nil, fmt.Errorf("group %s: contribution %v", g.name, c)
+			return nil, fmt.Errorf("group %s: contribution %v", g.name, c)
 		}
 		dir := "up"
 		if c < 0 {
@@ -464,7 +485,7 @@ func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, err
 		}
 		reasons = append(reasons, Reason{
 			Name:         g.name,
-			Description:  fmt.Sprintf("%s: %s the churn risk compared with an average member", capitalize(g.what), map[string]string{"up": "raises", "down": "lowers"}[dir]),
+			Description:  capitalize(g.what) + ": " + map[string]string{"up": "raises", "down": "lowers"}[dir] + " the churn risk compared with an average member",
 			Contribution: c,
 		})
 	}
@@ -477,7 +498,7 @@ func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, err
 		}
 		return 0
 	})
-	return reasons[:min(maxReasons, len(reasons))], logits, nil
+	return reasons[:min(maxReasons, len(reasons))], nil
 }
 
 func capitalize(s string) string {

@@ -27,13 +27,15 @@ func init() {
 // server's default batch limit (docs/api.md, MaxBatchMembers).
 const scoreBatchMax = 1000
 
-// runScore is the client of a running server. Today it has one mode,
-// remote, chosen by --addr; a batch mode that scores a dataset with a
-// model bundle and no server is planned and refused with a clear error
-// until it exists.
+// runScore has two modes: the client of a running server, chosen by
+// --addr, and batch scoring of a dataset with a model bundle and no server,
+// chosen by --model, --data or --out (runScoreBatch, score_batch.go).
 func runScore(args []string, stdout, stderr io.Writer) error {
+	if isBatchScore(args) {
+		return runScoreBatch(args, stdout, stderr)
+	}
 	fs := newFlags("score", stderr)
-	addr := fs.String("addr", "", "gRPC address of a running 'retain serve', host:port (required: batch scoring without a server is not implemented yet)")
+	addr := fs.String("addr", "", "gRPC address of a running 'retain serve', host:port (required unless batch mode: --model --data --out)")
 	tokenEnv := fs.String("token-env", "RETAIN_TOKEN", "environment variable that holds the bearer token")
 	tokenFile := fs.String("token-file", "", "file whose content (trimmed) is the bearer token; overrides --token-env")
 	var copts client.Options
@@ -57,7 +59,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	ids := fs.Args()
 	if *addr == "" {
-		fmt.Fprintln(stderr, "retain score: batch scoring of a dataset with a model bundle (no server) is not implemented yet;\ngive --addr HOST:PORT to score members on a running 'retain serve'")
+		fmt.Fprintln(stderr, "retain score: give --addr HOST:PORT to score members on a running 'retain serve',\nor --model BUNDLE --data DIR --out FILE for batch scoring of a dataset (no server)")
 		return errUsage
 	}
 	if len(ids) > 0 && *top > 0 {

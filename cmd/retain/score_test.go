@@ -14,7 +14,7 @@ import (
 // TestScoreUsage checks the refusals that need no server.
 func TestScoreUsage(t *testing.T) {
 	code, _, stderr := runCLI(t, "score", "M1")
-	if code != 2 || !strings.Contains(stderr, "batch scoring") || !strings.Contains(stderr, "not implemented yet") {
+	if code != 2 || !strings.Contains(stderr, "--addr") || !strings.Contains(stderr, "--model BUNDLE --data DIR --out FILE") {
 		t.Errorf("without --addr: exit %d: %s", code, stderr)
 	}
 	if code, _, _ := runCLI(t, "score", "--addr", "127.0.0.1:1", "--insecure"); code != 2 {

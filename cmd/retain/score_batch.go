@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"retain/serve/batch"
+)
+
+// batchFlags are the flags that select the batch mode of retain score.
+var batchFlags = []string{"model", "data", "out"}
+
+// isBatchScore reports whether args ask for batch scoring (a dataset and a
+// model bundle, no server): any of --model, --data or --out.
+func isBatchScore(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name := strings.TrimLeft(a, "-")
+		if name == a {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if slices.Contains(batchFlags, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// runScoreBatch is `retain score --model BUNDLE --data DIR --out FILE`:
+// every active member of the dataset scored with the bundle, without a
+// server (package serve/batch, docs/batch.md).
+func runScoreBatch(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("score", stderr)
+	var o batch.Options
+	fs.StringVar(&o.Model, "model", "", "model bundle written by 'retain train' (required)")
+	fs.StringVar(&o.Data, "data", "", "dataset directory (required)")
+	fs.StringVar(&o.Out, "out", "", "output file, written atomically (required)")
+	asOfStr := fs.String("as-of", "", "score as of this date (YYYY-MM-DD, midnight UTC) or RFC 3339 instant (default: the dataset's end from its manifest)")
+	shard := fs.String("shard", "", "score only shard i of n (i/n, 0 <= i < n): members by FNV-1a hash of the member id")
+	fs.StringVar(&o.Format, "format", "parquet", "output format: parquet or csv")
+	fs.StringVar(&o.Club, "club", "", "score only the members of this home club")
+	fs.IntVar(&o.Workers, "workers", 0, "scoring goroutines (default min(2, GOMAXPROCS))")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X]\n\nScores every active member of the dataset (docs/batch.md).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "retain score: batch mode scores the whole dataset; unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"--model", o.Model}, {"--data", o.Data}, {"--out", o.Out}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "retain score: batch mode needs %s\n", strings.Join(missing, ", "))
+		fs.Usage()
+		return errUsage
+	}
+	if *asOfStr != "" {
+		t, err := time.Parse(time.DateOnly, *asOfStr)
+		if err != nil {
+			if t, err = time.Parse(time.RFC3339, *asOfStr); err != nil {
+				return fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 instant", *asOfStr)
+			}
+		}
+		o.AsOf = t
+	}
+	if *shard != "" {
+		i, n, err := batch.ParseShard(*shard)
+		if err != nil {
+			return fmt.Errorf("--shard: %w", err)
+		}
+		o.Shard, o.Shards = i, n
+	}
+	if !*quiet {
+		o.Progress = stderr
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			o.Bar = true
+		}
+	}
+	rep, err := batch.Run(context.Background(), o)
+	if err != nil {
+		return err
+	}
+	printBatchReport(stdout, rep)
+	return nil
+}
+
+// printBatchReport prints what a batch run did: every member of the
+// members table is in one of the counts.
+func printBatchReport(w io.Writer, r *batch.Report) {
+	fmt.Fprintf(w, "wrote %s: %d members scored as of %s (model %s)\n", r.Out, r.Scored, r.AsOf.Format(time.RFC3339), r.ModelVersion)
+	counts := func(m map[string]int) string {
+		if len(m) == 0 {
+			return "none"
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+		return strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(w, "members: %d in the members table; not active (skipped): %s; not selected: %s\n", r.Members, counts(r.Skipped), counts(r.LeftOut))
+	rd := &r.Read
+	fmt.Fprintf(w, "events: %d attendance, %d transactions read; %d rows rejected, %d events of unknown members, %d visits of courses unknown to the model\n",
+		rd.Attendance, rd.Transactions, rd.Rejected, rd.UnknownMember, rd.UnknownCourse)
+	for _, s := range rd.RejectedSamples {
+		fmt.Fprintf(w, "  rejected: %s\n", s)
+	}
+	fmt.Fprintf(w, "time: %.2fs (%.0f members/s): read %.2fs, features %.2f, scoring %.2f (forward %.2f) worker-seconds, write %.2fs\n",
+		r.Seconds, r.MembersPerSecond, r.ReadSeconds, r.FeatureSeconds, r.ScoreSeconds, r.ForwardSeconds, r.WriteSeconds)
+}
