@@ -23,6 +23,7 @@ build:
 ## token made now (in $(DEMO_DIR), never committed), score a few members as of
 ## the data's end, and stop the server (also when a step fails).
 DEMO_ADDR ?= 127.0.0.1:7071
+DEMO_HTTP ?= 127.0.0.1:7072
 DEMO_IDS  ?= M000001 M000002
 demo: build
 	./bin/retain generate --members $(DEMO_MEMBERS) --weeks $(DEMO_WEEKS) --seed $(DEMO_SEED) --out $(DEMO_DIR)/data --overwrite
@@ -31,21 +32,27 @@ demo: build
 	./bin/retain train --features $(DEMO_DIR)/features.rtfs --out $(DEMO_DIR)/model.rtmb
 	./bin/retain evaluate --model $(DEMO_DIR)/model.rtmb --features $(DEMO_DIR)/features.rtfs --data $(DEMO_DIR)/data --out $(DEMO_DIR)/eval
 	@echo "report: $(DEMO_DIR)/eval/report.md"
+	./bin/retain score --model $(DEMO_DIR)/model.rtmb --data $(DEMO_DIR)/data --out $(DEMO_DIR)/scores.parquet
 	./bin/retain report --data $(DEMO_DIR)/data --model $(DEMO_DIR)/model.rtmb --out $(DEMO_DIR)/report.html
 	rm -f $(DEMO_DIR)/store.db
 	./bin/retain load --store $(DEMO_DIR)/store.db --data $(DEMO_DIR)/data
 	@set -e; umask 077; \
 	head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(DEMO_DIR)/token; \
-	printf 'clients:\n  - name: demo\n    sha256: %s\n    scopes: [score]\n' \
+	printf 'clients:\n  - name: demo\n    sha256: %s\n    scopes: [score, report]\n' \
 		"$$(tr -d '\n' < $(DEMO_DIR)/token | sha256sum | cut -d' ' -f1)" > $(DEMO_DIR)/tokens.yaml; \
 	./bin/retain serve --store $(DEMO_DIR)/store.db --model $(DEMO_DIR)/model.rtmb --tokens $(DEMO_DIR)/tokens.yaml \
-		--addr $(DEMO_ADDR) --metrics - --log-level error & pid=$$!; \
+		--addr $(DEMO_ADDR) --http $(DEMO_HTTP) --metrics - --log-level error & pid=$$!; \
 	trap 'rc=$$?; set +e; kill -TERM $$pid 2>/dev/null; wait $$pid; echo "server stopped (exit $$?)"; exit $$rc' EXIT; \
 	score="./bin/retain score --addr $(DEMO_ADDR) --insecure --token-file $(DEMO_DIR)/token"; \
 	asof=$$(sed -n 's/.*"end": *"\([^"]*\)".*/\1/p' $(DEMO_DIR)/data/dataset.json); \
 	$$score --wait 30s; \
 	echo "== members $(DEMO_IDS), as of $$asof"; \
-	$$score --as-of $$asof $(DEMO_IDS)
+	$$score --as-of $$asof $(DEMO_IDS); \
+	if command -v curl >/dev/null; then \
+		curl -sSf -u "demo:$$(cat $(DEMO_DIR)/token)" -o $(DEMO_DIR)/dashboard.html \
+			"http://$(DEMO_HTTP)/dashboard?as_of=$$asof" && \
+		echo "live dashboard (GET http://$(DEMO_HTTP)/dashboard) saved to $(DEMO_DIR)/dashboard.html"; \
+	fi
 
 ## test: formatting, vet, and every test (the CI command; under 10 minutes on 2 cores).
 test: fmt-check vet

@@ -247,23 +247,21 @@ func (a *AsOf) Club(i int) string { return a.clubs[i] }
 func (a *AsOf) Attended(i int) []CourseUse { return a.uses[i] }
 
 // Exclusion says why member i is not scored at the cutoff, or "" when it
-// is active: "not_joined" when it joined at or after the cutoff,
-// "open_ended_contract" when the label is cancellation and its contract is
-// open-ended, "already_churned" when it was already churned at the cutoff
-// by the label definition (docs/labels.md). It is the Label.Excluded of
-// the member's example, computed without the example. It is safe for
+// is on the books: "not_joined" when it joined at or after the cutoff,
+// else Featurizer.Status of its example (StatusChurned,
+// StatusOpenEnded), computed without the example. It is safe for
 // concurrent use.
 func (a *AsOf) Exclusion(i int) string {
 	m := a.members.at(i)
-	switch {
-	case m.join >= a.td:
+	if m.join >= a.td {
 		return "not_joined"
-	case !a.f.labelAt(a.g, m, a.td, a.endDay).Excluded:
-		return ""
-	case a.f.cfg.Label.Kind == LabelCancellation && m.contract.open():
-		return "open_ended_contract"
 	}
-	return "already_churned"
+	l := a.f.labelAt(a.g, m, a.td, a.endDay)
+	if !l.Excluded {
+		return ""
+	}
+	in := a.f.indicatorsAt(a.g, m, a.td)
+	return a.f.status(&l, &in)
 }
 
 // Example computes member i's example at the cutoff into ex, reusing its

@@ -61,8 +61,8 @@ func TestAsOfMatchesCompute(t *testing.T) {
 					ex.Indicators != want.Indicators || ex.Label != want.Label || !ex.Cutoff.Equal(want.Cutoff) {
 					t.Fatalf("%s at %s: AsOf example differs from Compute", id, at)
 				}
-				if r := a.Exclusion(i); (r != "") != want.Label.Excluded {
-					t.Fatalf("%s: exclusion %q, label excluded %v", id, r, want.Label.Excluded)
+				if r, st := a.Exclusion(i), f.Status(want); r != st {
+					t.Fatalf("%s: exclusion %q, Status of Compute's example %q", id, r, st)
 				} else if r != "" {
 					excluded++
 				}

@@ -105,10 +105,10 @@ func TestRunMatchesScore(t *testing.T) {
 				skipped["not_joined"]++
 			case err != nil:
 				t.Fatal(err)
-			case ex.Label.Excluded:
-				skipped["already_churned"]++
+			case fz.Status(ex) != "":
+				skipped[fz.Status(ex)]++
 			}
-			if err != nil || ex.Label.Excluded {
+			if err != nil || fz.Status(ex) != "" {
 				if row != nil {
 					t.Fatalf("%s: skipped by Compute but has a row", id)
 				}

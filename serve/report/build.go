@@ -70,9 +70,9 @@ func (e *OptionError) Error() string { return "report: " + e.Option + ": " + e.M
 // what was known then.
 //
 // A member is on the books at the as-of instant when they joined before
-// it and either joined within the label horizon (Config.HorizonWeeks), or
-// visited or paid within it, or hold a fixed-term contract that has not
-// lapsed. Members not yet joined are counted in Input.NotJoined, members
+// it and had not already churned (features.Featurizer.AlreadyChurned: the
+// definition batch scoring and the server's whole-store pulls use too;
+// docs/labels.md, "On the books"). Members not yet joined are counted in Input.NotJoined, members
 // no longer on the books in Input.Departed; neither is scored.
 func Build(ctx context.Context, hs []features.History, score ScoreFunc, o Options) (*Input, error) {
 	if o.Spec == nil {
@@ -151,7 +151,6 @@ func Build(ctx context.Context, hs []features.History, score ScoreFunc, o Option
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	horizon := o.AsOf.AddDate(0, 0, -7*cfg.HorizonWeeks)
 	var todo []int
 	for i := range before {
 		h := &before[i]
@@ -200,8 +199,7 @@ func Build(ctx context.Context, hs []features.History, score ScoreFunc, o Option
 					continue
 				}
 				ind := &ex.Indicators
-				if !(h.Member.JoinedAt.After(horizon) || lastEvent(h).After(horizon) ||
-					(!ind.ContractOpenEnded && ind.DaysToContractEnd >= 0)) {
+				if fz.AlreadyChurned(ex) {
 					continue
 				}
 				sc, err := score(ctx, h, o.AsOf)
@@ -274,17 +272,6 @@ func before[T any](evs []T, t time.Time, ts func(*T) time.Time) []T {
 		return 1
 	})
 	return evs[:n:n]
-}
-
-func lastEvent(h *features.History) time.Time {
-	var t time.Time
-	if n := len(h.Attendance); n > 0 {
-		t = h.Attendance[n-1].TS
-	}
-	if n := len(h.Transactions); n > 0 && h.Transactions[n-1].TS.After(t) {
-		t = h.Transactions[n-1].TS
-	}
-	return t
 }
 
 // earliest returns the earliest join or event of hs, or def when there is
