@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"retain/features"
@@ -31,15 +32,57 @@ func ReportScoreFunc(sc Scorer) report.ScoreFunc {
 		if err != nil {
 			return report.Scored{}, err
 		}
-		out := report.Scored{
-			ChurnProbability: s.ChurnProbability,
-			Action:           report.Action{Kind: s.Action.Kind, Stage: s.Action.Stage, OfferText: s.Action.OfferText},
-		}
-		for _, r := range s.Reasons {
-			out.Reasons = append(out.Reasons, report.Reason{Name: r.Name, Description: r.Description, Contribution: r.Contribution})
-		}
-		return out, nil
+		return reportScored(s), nil
 	}
+}
+
+// ReportBatchScoreFunc adapts BundleScorer.ScoreBatch to the report
+// builder (report.BuildFrom): the churn probability, reasons and action of
+// each member, as ReportScoreFunc gives them.
+func ReportBatchScoreFunc(sc *BundleScorer) report.BatchScoreFunc {
+	type scratch struct {
+		ws     BatchWorkspace
+		ms     []BatchMember
+		scores []Score
+	}
+	var pool sync.Pool
+	return func(ctx context.Context, exs []*features.Example, out []report.Scored) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st, _ := pool.Get().(*scratch)
+		if st == nil {
+			st = new(scratch)
+		}
+		defer pool.Put(st)
+		st.ms = st.ms[:0]
+		for _, ex := range exs {
+			st.ms = append(st.ms, BatchMember{Ex: ex})
+		}
+		if cap(st.scores) < len(exs) {
+			st.scores = make([]Score, len(exs))
+		}
+		scores := st.scores[:len(exs)]
+		if err := sc.ScoreBatch(st.ms, &st.ws, scores); err != nil {
+			return err
+		}
+		for k := range scores {
+			out[k] = reportScored(&scores[k])
+		}
+		return nil
+	}
+}
+
+// reportScored is the report's part of s.
+func reportScored(s *Score) report.Scored {
+	out := report.Scored{
+		ChurnProbability: s.ChurnProbability,
+		Action:           report.Action{Kind: s.Action.Kind, Stage: s.Action.Stage, OfferText: s.Action.OfferText},
+	}
+	for _, r := range s.Reasons {
+		out.Reasons = append(out.Reasons, report.Reason{Name: r.Name, Description: r.Description, Contribution: r.Contribution})
+	}
+	return out
 }
 
 // ReportModel returns the report's description of a model.

@@ -1,15 +1,23 @@
 package serve_test
 
 import (
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"retain/datasets/synth"
+	"retain/features"
 	"retain/serve"
+	"retain/serve/report"
 )
 
 // TestDashboard serves the dashboard of a store loaded from a synthetic
@@ -130,4 +138,106 @@ func TestDashboard(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("JSON API without a token: %d, want 401", res.StatusCode)
 	}
+}
+
+// TestReportBuildFromMatchesBuild holds the report's batch path
+// (report.OpenDir or report.HistorySource, report.BuildFrom,
+// ReportBatchScoreFunc: one read into features.AsOf, KPIs streamed into a
+// features.Builder, ScoreBatch) equal to the per-member path (report.ReadDir,
+// report.Build, ReportScoreFunc: features.ComputeKPIs on histories,
+// BundleScorer.Score per member) on a synthetic gym, for several as-of
+// instants and clubs: the same members, counts, KPIs, tiers, flags, days,
+// actions and reasons, probabilities and contributions within 1e-6.
+// RETAIN_REPORT_DATA and RETAIN_REPORT_MODEL run it on another dataset
+// and bundle too (the demo gym: .demo/data, .demo/model.rtmb).
+func TestReportBuildFromMatchesBuild(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gym")
+	if _, err := synth.WriteDir(synthConfig(), dir, &synth.WriteOptions{Format: "csv"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ data, model string }{{dir, testBundle(t, true, 1)}}
+	if d, m := os.Getenv("RETAIN_REPORT_DATA"), os.Getenv("RETAIN_REPORT_MODEL"); d != "" && m != "" {
+		cases = append(cases, struct{ data, model string }{d, m})
+	}
+	for _, c := range cases {
+		sc, err := serve.NewBundleScorer(c.model, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs, man, err := report.ReadDir(c.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := sc.Bundle().Spec
+		var n, scored int
+		maxDiff := 0.0
+		for _, asOf := range []time.Time{{}, man.End.AddDate(0, -3, 0), man.End.AddDate(0, -5, -3).Add(13 * time.Hour)} {
+			for _, club := range append([]string{features.AllClubs}, spec.Clubs...) {
+				o := report.Options{Club: club, AsOf: asOf, DataStart: man.Start, DataEnd: man.End, Spec: spec,
+					Risk: report.RiskThresholds{Medium: 0.3, High: 0.6}}
+				want, err := report.Build(ctxT(t), hs, serve.ReportScoreFunc(sc), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src, _, err := report.OpenDir(c.data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := report.BuildFrom(ctxT(t), src, serve.ReportBatchScoreFunc(sc), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fromHist, err := report.BuildFrom(ctxT(t), report.HistorySource(hs, man), serve.ReportBatchScoreFunc(sc), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, g := range []*report.Input{got, fromHist} {
+					name := fmt.Sprintf("%s as of %s, club %s", c.data, want.AsOf.Format(time.RFC3339), club)
+					maxDiff = max(maxDiff, compareInputs(t, name, want, g))
+				}
+				n++
+				scored += len(want.Members)
+			}
+		}
+		t.Logf("%s: %d reports, %d member rows: largest probability or contribution difference %.2g", c.data, n, scored, maxDiff)
+		if scored == 0 {
+			t.Errorf("%s: no member scored in any report: the comparison proves nothing", c.data)
+		}
+	}
+}
+
+// compareInputs reports every difference between two report inputs beyond
+// 1e-6 in the probabilities and contributions, and returns the largest
+// such difference.
+func compareInputs(t *testing.T, name string, want, got *report.Input) float64 {
+	t.Helper()
+	const tol = 1e-6
+	worst := 0.0
+	if !reflect.DeepEqual(want.Months, got.Months) {
+		t.Errorf("%s: KPIs differ:\n got %+v\nwant %+v", name, got.Months, want.Months)
+	}
+	if want.Club != got.Club || want.Month != got.Month || !want.AsOf.Equal(got.AsOf) || !want.DataStart.Equal(got.DataStart) ||
+		want.NotJoined != got.NotJoined || want.Departed != got.Departed || len(want.Members) != len(got.Members) {
+		t.Errorf("%s: got club %s month %s as of %s start %s, %d members, %d not joined, %d departed; want %s %s %s %s, %d, %d, %d",
+			name, got.Club, got.Month, got.AsOf, got.DataStart, len(got.Members), got.NotJoined, got.Departed,
+			want.Club, want.Month, want.AsOf, want.DataStart, len(want.Members), want.NotJoined, want.Departed)
+		return worst
+	}
+	for i := range want.Members {
+		w, g := want.Members[i], got.Members[i]
+		d := math.Abs(w.ChurnProbability - g.ChurnProbability)
+		worst = max(worst, d)
+		same := w.ID == g.ID && w.Club == g.Club && w.Tier == g.Tier && slices.Equal(w.Flags, g.Flags) &&
+			w.DaysAbsent == g.DaysAbsent && w.DaysToContractEnd == g.DaysToContractEnd && w.OpenEnded == g.OpenEnded &&
+			w.Action == g.Action && len(w.Reasons) == len(g.Reasons) && d <= tol
+		for k := 0; same && k < len(w.Reasons); k++ {
+			dc := math.Abs(w.Reasons[k].Contribution - g.Reasons[k].Contribution)
+			worst = max(worst, dc)
+			same = w.Reasons[k].Name == g.Reasons[k].Name && w.Reasons[k].Description == g.Reasons[k].Description && dc <= tol
+		}
+		if !same {
+			t.Errorf("%s: member %d:\n got %+v\nwant %+v", name, i, g, w)
+		}
+	}
+	return worst
 }
