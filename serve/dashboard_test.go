@@ -11,10 +11,12 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"retain/datasets/synth"
+	retainv1 "retain/proto/retain/v1"
 	"retain/features"
 	"retain/serve"
 	"retain/serve/report"
@@ -240,4 +242,106 @@ func compareInputs(t *testing.T, name string, want, got *report.Input) float64 {
 		}
 	}
 	return worst
+}
+
+// TestDashboardCache: a page is built once per (club, month, as_of) and
+// then served from the cache (X-Dashboard-Cache: hit, the same bytes),
+// until events are ingested (IngestEvents), the model is swapped
+// (SetScorer), or dashboardCacheTTL (5 minutes) has passed on the
+// server's clock.
+func TestDashboardCache(t *testing.T) {
+	checkNoLeak(t)
+	dir := filepath.Join(t.TempDir(), "gym")
+	man, err := synth.WriteDir(synthConfig(), dir, &synth.WriteOptions{Format: "csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, _, err := report.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := testBundle(t, true, 1)
+	sc, err := serve.NewBundleScorer(model, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(man.End.AddDate(0, 0, 1).UnixNano())
+	ts := startServer(t, serve.Options{Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }}, nil, &serve.Batch{})
+	if _, err := ts.store.Load(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.SetScorer(ctxT(t), sc); err != nil {
+		t.Fatal(err)
+	}
+	hsrv := httptest.NewServer(ts.srv.HTTPHandler())
+	defer hsrv.Close()
+	get := func(method, query string) (string, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctxT(t), method, hsrv.URL+serve.DashboardPath+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("", tokAdmin)
+		res, err := hsrv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %.200q", method, query, res.StatusCode, b)
+		}
+		return res.Header.Get("X-Dashboard-Cache"), string(b)
+	}
+	expect := func(step, query, want string) string {
+		t.Helper()
+		got, body := get("GET", query)
+		if got != want {
+			t.Errorf("%s: GET %q: X-Dashboard-Cache %q, want %q", step, query, got, want)
+		}
+		return body
+	}
+	first := expect("first load", "?month=2024-07", "miss")
+	if again := expect("reload", "?month=2024-07", "hit"); again != first {
+		t.Errorf("the cached page differs from the page built")
+	}
+	if c, body := get("HEAD", "?month=2024-07"); c != "hit" || body != "" {
+		t.Errorf("HEAD: cache %q, body %d bytes; want a hit, no body", c, len(body))
+	}
+	expect("another month", "?month=2024-06", "miss")
+	expect("another club", "?month=2024-07&club=all", "miss") // the query, not the resolved options, is the key
+	expect("the first month still", "?month=2024-07", "hit")
+
+	// An ingested event invalidates every page.
+	c := ts.dial(t, tokCRM)
+	if _, err := c.IngestEvents(ctxT(t), &retainv1.IngestEventsRequest{Transactions: []*retainv1.Transaction{{
+		EventId: "cache-test-1", MemberId: hs[0].Member.MemberID, Ts: pbts(man.End.AddDate(0, 0, -10)), Amount: 500,
+		Kind: retainv1.TransactionKind_TRANSACTION_KIND_RETAIL,
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	expect("after an ingest", "?month=2024-07", "miss")
+	expect("after an ingest", "?month=2024-06", "miss")
+	expect("after an ingest, again", "?month=2024-07", "hit")
+
+	// A model swap, even to the same bundle, invalidates every page.
+	sc2, err := serve.NewBundleScorer(model, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.SetScorer(ctxT(t), sc2); err != nil {
+		t.Fatal(err)
+	}
+	expect("after a model swap", "?month=2024-07", "miss")
+	expect("after a model swap, again", "?month=2024-07", "hit")
+
+	// The time to live.
+	clock.Add(int64(4 * time.Minute))
+	expect("4 minutes later", "?month=2024-07", "hit")
+	clock.Add(int64(2 * time.Minute))
+	expect("6 minutes after it was built", "?month=2024-07", "miss")
 }

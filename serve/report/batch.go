@@ -284,7 +284,6 @@ func (t *kpiTee) frozen() error {
 	return nil
 }
 
-
 func (t *kpiTee) err() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
