@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"retain/datasets/synth"
-	retainv1 "retain/proto/retain/v1"
 	"retain/features"
+	retainv1 "retain/proto/retain/v1"
 	"retain/serve"
 	"retain/serve/report"
 )

@@ -114,7 +114,7 @@ func (c *checkedReader[T]) Read(dst []T) (int, error) {
 	defer c.s.mu.Unlock()
 	for i := range dst[:n] {
 		if err := c.check(file, row+int64(i), &dst[i]); err != nil {
-			return i, fmt.Errorf("report: %s: %w", c.table, err)
+			return i, err // names the file, row and column
 		}
 	}
 	if rerr != nil && rerr != io.EOF {
