@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -107,8 +106,6 @@ type dashboard struct {
 	s     *Server
 	sem   chan struct{}
 	cache pageCache
-	// builds counts the pages built (not served from the cache).
-	builds atomic.Int64
 }
 
 func (s *Server) newDashboard() *dashboard {
@@ -320,7 +317,6 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 		return d.write(w, r, client, p, "hit")
 	}
 	built := d.s.opts.Now()
-	d.builds.Add(1)
 	hs, man, err := d.histories(ctx)
 	if err != nil {
 		d.s.log.Error("dashboard: read store", "err", err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"retain/datasets"
+	"retain/features"
 	"retain/serve"
 	"retain/serve/report"
 )
@@ -27,6 +29,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	month := fs.String("month", "", "month in focus, YYYY-MM (default: the month of --as-of)")
 	asOfStr := fs.String("as-of", "", "score members as of this RFC 3339 instant or date YYYY-MM-DD (default: the start of the month after --month, or the data's end when earlier)")
 	top := fs.Int("top", 25, "rows of the at-risk table")
+	check := fs.Bool("check", true, "check every row as retain validate does (the first bad row stops the command); --check=false skips it for a dataset that passed retain validate (rows the readers cannot decode still stop it)")
 	listRows := fs.Int("list-rows", report.DefaultListRows, "rows each list shows on the page; its CSV download has all rows")
 	def := serve.DefaultOptions().Risk
 	medium := fs.Float64("risk-medium", def.Medium, "churn probability from which the risk is medium")
@@ -62,7 +65,16 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, man, err := report.OpenDir(*data)
+	var src features.Source
+	var man datasets.Manifest
+	if *check {
+		src, man, err = report.OpenDir(*data)
+	} else {
+		var d *datasets.Dir
+		if d, err = datasets.OpenDir(*data); err == nil {
+			src, man = features.DirSource(d, nil), d.Manifest()
+		}
+	}
 	if err != nil {
 		return err
 	}
