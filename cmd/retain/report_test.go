@@ -38,6 +38,15 @@ func TestReportCLI(t *testing.T) {
 		t.Errorf("page lacks its title or five charts")
 	}
 
+	// --check=false reads the same rows unchecked: the same page.
+	unchecked := filepath.Join(dir, "unchecked.html")
+	if code, _, stderr := runCLI(t, "report", "--data", data, "--model", bundle, "--month", "2024-08", "--check=false", "--out", unchecked); code != 0 {
+		t.Fatalf("report --check=false exited %d: %s", code, stderr)
+	}
+	if b2, err := os.ReadFile(unchecked); err != nil || string(b2) != page {
+		t.Errorf("the page with --check=false differs from the checked one (err %v)", err)
+	}
+
 	// --list-rows 3: each list shows 3 rows; the CSV (data-csv) has all.
 	short := filepath.Join(dir, "short.html")
 	if code, _, stderr := runCLI(t, "report", "--data", data, "--model", bundle, "--month", "2024-08", "--top", "10", "--list-rows", "3", "--out", short); code != 0 {
