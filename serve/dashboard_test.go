@@ -316,6 +316,31 @@ func TestDashboardCache(t *testing.T) {
 	expect("another club", "?month=2024-07&club=all", "miss") // the query, not the resolved options, is the key
 	expect("the first month still", "?month=2024-07", "hit")
 
+	// Two requests at once for a new page: one builds it, the other
+	// waits and is served the cached page (or comes after: a hit too).
+	got := make(chan string, 2)
+	for range 2 {
+		go func() {
+			req, err := http.NewRequestWithContext(ctxT(t), "GET", hsrv.URL+serve.DashboardPath+"?month=2024-05", nil)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			req.SetBasicAuth("", tokAdmin)
+			res, err := hsrv.Client().Do(req)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			got <- res.Header.Get("X-Dashboard-Cache")
+		}()
+	}
+	if a, b := <-got, <-got; !(a == "miss" && b == "hit" || a == "hit" && b == "miss") {
+		t.Errorf("two requests at once: %q and %q, want one miss and one hit", a, b)
+	}
+
 	// An ingested event invalidates every page.
 	c := ts.dial(t, tokCRM)
 	if _, err := c.IngestEvents(ctxT(t), &retainv1.IngestEventsRequest{Transactions: []*retainv1.Transaction{{
