@@ -13,8 +13,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"retain/datasets"
 	"retain/features"
 	"retain/model"
 	"retain/serve/report"
@@ -31,15 +35,57 @@ func ReportScoreFunc(sc Scorer) report.ScoreFunc {
 		if err != nil {
 			return report.Scored{}, err
 		}
-		out := report.Scored{
-			ChurnProbability: s.ChurnProbability,
-			Action:           report.Action{Kind: s.Action.Kind, Stage: s.Action.Stage, OfferText: s.Action.OfferText},
-		}
-		for _, r := range s.Reasons {
-			out.Reasons = append(out.Reasons, report.Reason{Name: r.Name, Description: r.Description, Contribution: r.Contribution})
-		}
-		return out, nil
+		return reportScored(s), nil
 	}
+}
+
+// ReportBatchScoreFunc adapts BundleScorer.ScoreBatch to the report
+// builder (report.BuildFrom): the churn probability, reasons and action of
+// each member, as ReportScoreFunc gives them.
+func ReportBatchScoreFunc(sc *BundleScorer) report.BatchScoreFunc {
+	type scratch struct {
+		ws     BatchWorkspace
+		ms     []BatchMember
+		scores []Score
+	}
+	var pool sync.Pool
+	return func(ctx context.Context, exs []*features.Example, out []report.Scored) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st, _ := pool.Get().(*scratch)
+		if st == nil {
+			st = new(scratch)
+		}
+		defer pool.Put(st)
+		st.ms = st.ms[:0]
+		for _, ex := range exs {
+			st.ms = append(st.ms, BatchMember{Ex: ex})
+		}
+		if cap(st.scores) < len(exs) {
+			st.scores = make([]Score, len(exs))
+		}
+		scores := st.scores[:len(exs)]
+		if err := sc.ScoreBatch(st.ms, &st.ws, scores); err != nil {
+			return err
+		}
+		for k := range scores {
+			out[k] = reportScored(&scores[k])
+		}
+		return nil
+	}
+}
+
+// reportScored is the report's part of s.
+func reportScored(s *Score) report.Scored {
+	out := report.Scored{
+		ChurnProbability: s.ChurnProbability,
+		Action:           report.Action{Kind: s.Action.Kind, Stage: s.Action.Stage, OfferText: s.Action.OfferText},
+	}
+	for _, r := range s.Reasons {
+		out.Reasons = append(out.Reasons, report.Reason{Name: r.Name, Description: r.Description, Contribution: r.Contribution})
+	}
+	return out
 }
 
 // ReportModel returns the report's description of a model.
@@ -54,14 +100,101 @@ type bundled interface {
 }
 
 // dashboard serves DashboardPath. One page is built at a time: building
-// reads every member's history and scores the club's members.
+// reads every member's history and scores the club's members. Built pages
+// are cached (see pageCache).
 type dashboard struct {
-	s   *Server
-	sem chan struct{}
+	s     *Server
+	sem   chan struct{}
+	cache pageCache
 }
 
 func (s *Server) newDashboard() *dashboard {
 	return &dashboard{s: s, sem: make(chan struct{}, 1)}
+}
+
+// Dashboard page cache limits: a page is served from the cache for at
+// most dashboardCacheTTL after it was built (the page's default as-of
+// instant can depend on the clock), and at most dashboardCacheSize pages
+// are kept.
+const (
+	dashboardCacheTTL  = 5 * time.Minute
+	dashboardCacheSize = 32
+)
+
+// pageCache holds built pages by query (club, month, as_of) for one
+// generation: the live model (the *liveScorer SetScorer stored: a model
+// swap or reload is a new one) and the store's last committed write
+// transaction (Store.version: IngestEvents, a load, any write). A request
+// that finds another generation empties the cache.
+type pageCache struct {
+	mu    sync.Mutex
+	gen   cacheGen
+	pages map[pageKey]*cachedPage
+}
+
+type cacheGen struct {
+	ls    *liveScorer
+	store int
+}
+
+type pageKey struct{ club, month, asOf string }
+
+type cachedPage struct {
+	body  []byte
+	built time.Time
+}
+
+// get returns the page of k for generation g built after notBefore, or nil.
+func (c *pageCache) get(g cacheGen, k pageKey, notBefore time.Time) *cachedPage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != g {
+		c.gen, c.pages = g, nil
+		return nil
+	}
+	p := c.pages[k]
+	if p == nil || p.built.Before(notBefore) {
+		return nil
+	}
+	return p
+}
+
+// put keeps the page of k, built from generation g; a page of an older
+// generation is dropped.
+func (c *pageCache) put(g cacheGen, k pageKey, p *cachedPage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != g {
+		if c.gen.store > g.store {
+			return // the store moved on while the page was built
+		}
+		c.gen, c.pages = g, nil
+	}
+	if c.pages == nil {
+		c.pages = map[pageKey]*cachedPage{}
+	}
+	if _, ok := c.pages[k]; !ok && len(c.pages) >= dashboardCacheSize {
+		var oldest pageKey
+		var t time.Time
+		for k2, p2 := range c.pages {
+			if t.IsZero() || p2.built.Before(t) {
+				oldest, t = k2, p2.built
+			}
+		}
+		delete(c.pages, oldest)
+	}
+	c.pages[k] = p
+}
+
+// version returns the id of the store's last committed write transaction:
+// it changes with every write (bbolt's transaction id).
+func (s *Store) version() (int, error) {
+	var id int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id = tx.ID()
+		return nil
+	})
+	return id, err
 }
 
 // httpAuth checks the Authorization header of r, Bearer or Basic (the
@@ -160,6 +293,17 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 	if !ok {
 		return fail(http.StatusServiceUnavailable, client, "the dashboard needs a model bundle scorer (its feature spec); the current scorer has none")
 	}
+	key := pageKey{q.Get("club"), q.Get("month"), q.Get("as_of")}
+	storeVersion, err := d.s.store.version()
+	if err != nil {
+		d.s.log.Error("dashboard: read store", "err", err)
+		return fail(http.StatusInternalServerError, client, "reading the store failed")
+	}
+	gen := cacheGen{ls: ls, store: storeVersion}
+	fresh := d.s.opts.Now().Add(-dashboardCacheTTL)
+	if p := d.cache.get(gen, key, fresh); p != nil {
+		return d.write(w, r, client, p, "hit")
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), d.s.opts.RequestTimeout)
 	defer cancel()
 	select {
@@ -168,24 +312,34 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 	case <-ctx.Done():
 		return fail(http.StatusServiceUnavailable, client, "busy: another dashboard is being built")
 	}
-	hs, start, end, err := d.histories(ctx)
+	// The page may have been built while this request waited.
+	if p := d.cache.get(gen, key, fresh); p != nil {
+		return d.write(w, r, client, p, "hit")
+	}
+	built := d.s.opts.Now()
+	hs, man, err := d.histories(ctx)
 	if err != nil {
 		d.s.log.Error("dashboard: read store", "err", err)
 		return fail(http.StatusInternalServerError, client, "reading the store failed")
 	}
-	now := d.s.opts.Now()
-	if end.IsZero() || end.After(now) {
-		end = now
+	if man.End.IsZero() || man.End.After(built) {
+		man.End = built
 	}
-	if !asOf.IsZero() && asOf.After(end) {
-		end = asOf
+	if !asOf.IsZero() && asOf.After(man.End) {
+		man.End = asOf
 	}
-	in, err := report.Build(ctx, hs, ReportScoreFunc(ls.s), report.Options{
-		Club: q.Get("club"), Month: q.Get("month"), AsOf: asOf,
-		DataStart: start, DataEnd: end,
+	o := report.Options{
+		Club: key.club, Month: key.month, AsOf: asOf,
+		DataStart: man.Start, DataEnd: man.End,
 		Spec: b.Bundle().Spec, Model: ReportModel(ls.info),
 		Risk: report.RiskThresholds{Medium: d.s.opts.Risk.Medium, High: d.s.opts.Risk.High},
-	})
+	}
+	var in *report.Input
+	if bs, ok := ls.s.(*BundleScorer); ok {
+		in, err = report.BuildFrom(ctx, report.HistorySource(hs, man), ReportBatchScoreFunc(bs), o)
+	} else {
+		in, err = report.Build(ctx, hs, ReportScoreFunc(ls.s), o)
+	}
 	var bad *report.OptionError
 	switch {
 	case errors.As(err, &bad):
@@ -201,15 +355,25 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 		d.s.log.Error("dashboard: render", "err", err)
 		return fail(http.StatusInternalServerError, client, "rendering the dashboard failed")
 	}
+	p := &cachedPage{body: buf.Bytes(), built: built}
+	d.cache.put(gen, key, p)
+	return d.write(w, r, client, p, "miss")
+}
+
+// write sends page p; cache ("hit" or "miss") goes to the
+// X-Dashboard-Cache header.
+func (d *dashboard) write(w http.ResponseWriter, r *http.Request, client string, p *cachedPage, cache string) (int, string, string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", report.ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Dashboard-Cache", cache)
+	h.Set("Last-Modified", p.built.UTC().Format(http.TimeFormat))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		w.Write(buf.Bytes())
+		w.Write(p.body)
 	}
 	return http.StatusOK, client, ""
 }
@@ -226,33 +390,33 @@ func parseAsOf(v string) (time.Time, error) {
 	return t, nil
 }
 
-// histories reads every member's history from the store, and the data's
-// range: the manifest's start (zero without one: the report takes the
-// earliest event) and the later of the manifest's end and the instant
-// after the latest event.
-func (d *dashboard) histories(ctx context.Context) ([]features.History, time.Time, time.Time, error) {
+// histories reads every member's history from the store, and the
+// manifest of the data loaded, with the data's range: the manifest's start
+// (zero without one: the report takes the earliest event) and the later of
+// the manifest's end and the instant after the latest event.
+func (d *dashboard) histories(ctx context.Context) ([]features.History, datasets.Manifest, error) {
 	man, _, err := d.s.store.Manifest()
 	if err != nil {
-		return nil, time.Time{}, time.Time{}, err
+		return nil, man, err
 	}
-	start, end := man.Start, man.End
+	end := man.End
 	var hs []features.History
 	after := ""
 	for {
 		ids, err := d.s.store.MemberIDs(after, 1000)
 		if err != nil {
-			return nil, time.Time{}, time.Time{}, err
+			return nil, man, err
 		}
 		if len(ids) == 0 {
 			break
 		}
 		for _, id := range ids {
 			if err := ctx.Err(); err != nil {
-				return nil, time.Time{}, time.Time{}, err
+				return nil, man, err
 			}
 			h, err := d.s.store.History(id)
 			if err != nil {
-				return nil, time.Time{}, time.Time{}, err
+				return nil, man, err
 			}
 			for _, a := range h.Attendance {
 				if t := a.TS.Add(time.Second); t.After(end) {
@@ -268,5 +432,6 @@ func (d *dashboard) histories(ctx context.Context) ([]features.History, time.Tim
 		}
 		after = ids[len(ids)-1]
 	}
-	return hs, start, end, nil
+	man.End = end
+	return hs, man, nil
 }

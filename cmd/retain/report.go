@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"retain/datasets"
+	"retain/features"
 	"retain/serve"
 	"retain/serve/report"
 )
@@ -27,6 +29,8 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	month := fs.String("month", "", "month in focus, YYYY-MM (default: the month of --as-of)")
 	asOfStr := fs.String("as-of", "", "score members as of this RFC 3339 instant or date YYYY-MM-DD (default: the start of the month after --month, or the data's end when earlier)")
 	top := fs.Int("top", 25, "rows of the at-risk table")
+	check := fs.Bool("check", true, "check every row as retain validate does (the first bad row stops the command); --check=false skips it for a dataset that passed retain validate (rows the readers cannot decode still stop it)")
+	listRows := fs.Int("list-rows", report.DefaultListRows, "rows each list shows on the page; its CSV download has all rows")
 	def := serve.DefaultOptions().Risk
 	medium := fs.Float64("risk-medium", def.Medium, "churn probability from which the risk is medium")
 	high := fs.Float64("risk-high", def.High, "churn probability from which the risk is high (and a retention offer is made)")
@@ -40,6 +44,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	if *top < 1 {
 		fmt.Fprintln(stderr, "retain report: --top must be at least 1")
+		return errUsage
+	}
+	if *listRows < 1 {
+		fmt.Fprintln(stderr, "retain report: --list-rows must be at least 1")
 		return errUsage
 	}
 	var asOf time.Time
@@ -57,17 +65,26 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hs, man, err := report.ReadDir(*data)
+	var src features.Source
+	var man datasets.Manifest
+	if *check {
+		src, man, err = report.OpenDir(*data)
+	} else {
+		var d *datasets.Dir
+		if d, err = datasets.OpenDir(*data); err == nil {
+			src, man = features.DirSource(d, nil), d.Manifest()
+		}
+	}
 	if err != nil {
 		return err
 	}
 	if man.End.IsZero() {
 		return fmt.Errorf("%s: the manifest (dataset.json) has no end: cannot tell when the data ends", *data)
 	}
-	in, err := report.Build(context.Background(), hs, serve.ReportScoreFunc(sc), report.Options{
+	in, err := report.BuildFrom(context.Background(), src, serve.ReportBatchScoreFunc(sc), report.Options{
 		Club: *club, Month: *month, AsOf: asOf, DataStart: man.Start, DataEnd: man.End,
 		Spec: sc.Bundle().Spec, Model: serve.ReportModel(sc.Info()),
-		Risk: report.RiskThresholds{Medium: *medium, High: *high}, TopN: *top,
+		Risk: report.RiskThresholds{Medium: *medium, High: *high}, TopN: *top, ListRows: *listRows,
 	})
 	if err != nil {
 		return err

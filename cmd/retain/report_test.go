@@ -38,6 +38,31 @@ func TestReportCLI(t *testing.T) {
 		t.Errorf("page lacks its title or five charts")
 	}
 
+	// --check=false reads the same rows unchecked: the same page.
+	unchecked := filepath.Join(dir, "unchecked.html")
+	if code, _, stderr := runCLI(t, "report", "--data", data, "--model", bundle, "--month", "2024-08", "--check=false", "--out", unchecked); code != 0 {
+		t.Fatalf("report --check=false exited %d: %s", code, stderr)
+	}
+	if b2, err := os.ReadFile(unchecked); err != nil || string(b2) != page {
+		t.Errorf("the page with --check=false differs from the checked one (err %v)", err)
+	}
+
+	// --list-rows 3: each list shows 3 rows; the CSV (data-csv) has all.
+	short := filepath.Join(dir, "short.html")
+	if code, _, stderr := runCLI(t, "report", "--data", data, "--model", bundle, "--month", "2024-08", "--top", "10", "--list-rows", "3", "--out", short); code != 0 {
+		t.Fatalf("report --list-rows 3 exited %d: %s", code, stderr)
+	}
+	b, err = os.ReadFile(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	atrisk := s[strings.Index(s, `<table class="sortable" id="atrisk"`):]
+	atrisk = atrisk[:strings.Index(atrisk, "</table>")]
+	if n := strings.Count(atrisk, "<tr>"); n != 4 || !strings.Contains(atrisk, "data-csv=") || !strings.Contains(s, "7 more: ") {
+		t.Errorf("at-risk table with --top 10 --list-rows 3: %d rows (with the header), want 4, a data-csv attribute and 7 more", n)
+	}
+
 	for _, c := range []struct {
 		args []string
 		code int
@@ -47,6 +72,7 @@ func TestReportCLI(t *testing.T) {
 		{[]string{"--data", data, "--model", bundle, "--out", out, "--month", "August"}, 1, `month: "August" is not YYYY-MM`},
 		{[]string{"--data", data, "--model", bundle, "--out", out, "--club", "atlantis"}, 1, `unknown club "atlantis"`},
 		{[]string{"--data", data, "--model", bundle, "--out", out, "--as-of", "soon"}, 1, "--as-of"},
+		{[]string{"--data", data, "--model", bundle, "--out", out, "--list-rows", "0"}, 2, "--list-rows must be at least 1"},
 		{[]string{"--data", data, "--model", filepath.Join(dir, "none.rtmb"), "--out", out}, 1, "none.rtmb"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"report"}, c.args...)...)

@@ -50,6 +50,8 @@ type Options struct {
 	Risk  RiskThresholds
 	// TopN is the number of rows of the at-risk table; default 25.
 	TopN int
+	// ListRows is the number of rows each list shows (Input.ListRows).
+	ListRows int
 	// Workers score members concurrently; default GOMAXPROCS.
 	Workers int
 }
@@ -85,32 +87,11 @@ func Build(ctx context.Context, hs []features.History, score ScoreFunc, o Option
 		return nil, errors.New("report: Options.DataEnd is zero")
 	}
 	cfg := o.Spec.Config
-	loc, err := time.LoadLocation(cmp.Or(cfg.TimeZone, "UTC"))
-	if err != nil {
-		return nil, fmt.Errorf("report: spec time zone: %w", err)
-	}
-	if o.Club == "" {
-		o.Club = features.AllClubs
-	}
 	if o.DataStart.IsZero() {
 		o.DataStart = earliest(hs, o.DataEnd)
 	}
-	if o.Month != "" {
-		m, err := time.ParseInLocation("2006-01", o.Month, loc)
-		if err != nil {
-			return nil, &OptionError{"month", fmt.Sprintf("%q is not YYYY-MM", o.Month)}
-		}
-		if o.AsOf.IsZero() {
-			o.AsOf = m.AddDate(0, 1, 0)
-			if o.AsOf.After(o.DataEnd) {
-				o.AsOf = o.DataEnd
-			}
-		}
-	} else {
-		if o.AsOf.IsZero() {
-			o.AsOf = o.DataEnd
-		}
-		o.Month = o.AsOf.Add(-time.Nanosecond).In(loc).Format("2006-01")
+	if err := resolve(&o); err != nil {
+		return nil, err
 	}
 	if !o.AsOf.After(o.DataStart) {
 		return nil, &OptionError{"as-of", fmt.Sprintf("%s is not after the data's start %s", o.AsOf.Format(time.RFC3339), o.DataStart.Format(time.RFC3339))}
@@ -133,16 +114,7 @@ func Build(ctx context.Context, hs []features.History, score ScoreFunc, o Option
 	if err != nil {
 		return nil, fmt.Errorf("report: KPIs: %w", err)
 	}
-	in := &Input{
-		Club: o.Club, Month: o.Month, AsOf: o.AsOf, DataStart: o.DataStart, DataEnd: o.DataEnd,
-		Model: o.Model, Risk: o.Risk, TopN: o.TopN,
-		RenewalRateMin: cfg.KPI.RenewalRateMin, ActiveShareMin: cfg.KPI.ActiveShareMin,
-	}
-	for _, k := range kpis.Months {
-		if k.Club == o.Club && k.Month <= o.Month {
-			in.Months = append(in.Months, k)
-		}
-	}
+	in := newInput(&o, kpis)
 
 	// The club's members: indicators, then the score of those on the books.
 	spec := *o.Spec
@@ -248,6 +220,53 @@ feed:
 		return nil, err
 	}
 	return in, nil
+}
+
+// resolve fills in o's defaults: the club, the month in focus and the
+// as-of instant (see Options).
+func resolve(o *Options) error {
+	loc, err := time.LoadLocation(cmp.Or(o.Spec.Config.TimeZone, "UTC"))
+	if err != nil {
+		return fmt.Errorf("report: spec time zone: %w", err)
+	}
+	if o.Club == "" {
+		o.Club = features.AllClubs
+	}
+	if o.Month != "" {
+		m, err := time.ParseInLocation("2006-01", o.Month, loc)
+		if err != nil {
+			return &OptionError{"month", fmt.Sprintf("%q is not YYYY-MM", o.Month)}
+		}
+		if o.AsOf.IsZero() {
+			o.AsOf = m.AddDate(0, 1, 0)
+			if o.AsOf.After(o.DataEnd) {
+				o.AsOf = o.DataEnd
+			}
+		}
+	} else {
+		if o.AsOf.IsZero() {
+			o.AsOf = o.DataEnd
+		}
+		o.Month = o.AsOf.Add(-time.Nanosecond).In(loc).Format("2006-01")
+	}
+	return nil
+}
+
+// newInput returns the Input of resolved options o, with the club's
+// monthly KPIs up to the month in focus and no members yet.
+func newInput(o *Options, kpis *features.KPIReport) *Input {
+	cfg := &o.Spec.Config
+	in := &Input{
+		Club: o.Club, Month: o.Month, AsOf: o.AsOf, DataStart: o.DataStart, DataEnd: o.DataEnd,
+		Model: o.Model, Risk: o.Risk, TopN: o.TopN, ListRows: o.ListRows,
+		RenewalRateMin: cfg.KPI.RenewalRateMin, ActiveShareMin: cfg.KPI.ActiveShareMin,
+	}
+	for _, k := range kpis.Months {
+		if k.Club == o.Club && k.Month <= o.Month {
+			in.Months = append(in.Months, k)
+		}
+	}
+	return in
 }
 
 // truncate returns h's events before t, sorted by time (the slices are

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -88,6 +89,17 @@ func (f *fakeScore) score(_ context.Context, h *features.History, asOf time.Time
 		return Scored{}, errors.New("boom")
 	}
 	return Scored{ChurnProbability: f.p[h.Member.MemberID], Action: Action{Kind: "test"}}, nil
+}
+
+// batch is score for BuildFrom: the same probabilities and failure.
+func (f *fakeScore) batch(_ context.Context, exs []*features.Example, out []Scored) error {
+	for k, ex := range exs {
+		if ex.MemberID == f.fail {
+			return errors.New("boom")
+		}
+		out[k] = Scored{ChurnProbability: f.p[ex.MemberID], Action: Action{Kind: "test"}}
+	}
+	return nil
 }
 
 func newFake() *fakeScore {
@@ -177,20 +189,53 @@ func TestBuildErrors(t *testing.T) {
 		{"club", func(o *Options, _ *fakeScore) { o.Club = "nowhere" }, "club", `unknown club "nowhere"`},
 		{"month", func(o *Options, _ *fakeScore) { o.Month = "2025-13" }, "month", `"2025-13" is not YYYY-MM`},
 		{"as-of", func(o *Options, _ *fakeScore) { o.AsOf = day(2023, 1, 1) }, "as-of", "not after the data's start"},
-		{"score", func(_ *Options, f *fakeScore) { f.fail = "m1" }, "", "score member m1: boom"},
+		{"score", func(_ *Options, f *fakeScore) { f.fail = "m1" }, "", "score member"},
 		{"spec", func(o *Options, _ *fakeScore) { o.Spec = nil }, "", "Spec is nil"},
 	} {
 		o, fs := base, newFake()
 		c.edit(&o, fs)
 		_, err := Build(context.Background(), gym(), fs.score, o)
-		var oe *OptionError
-		switch {
-		case err == nil || !strings.Contains(err.Error(), c.want):
-			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
-		case c.option != "" && (!errors.As(err, &oe) || oe.Option != c.option):
-			t.Errorf("%s: error %v is not an OptionError of %s", c.name, err, c.option)
-		case c.option == "" && errors.As(err, &oe):
-			t.Errorf("%s: error %v is an OptionError", c.name, err)
+		// BuildFrom fails the same way ("score members m1 to m6: boom").
+		_, berr := BuildFrom(context.Background(), HistorySource(gym(), datasets.Manifest{}), fs.batch, o)
+		for _, err := range []error{err, berr} {
+			var oe *OptionError
+			switch {
+			case err == nil || !strings.Contains(err.Error(), c.want):
+				t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+			case c.option != "" && (!errors.As(err, &oe) || oe.Option != c.option):
+				t.Errorf("%s: error %v is not an OptionError of %s", c.name, err, c.option)
+			case c.option == "" && errors.As(err, &oe):
+				t.Errorf("%s: error %v is an OptionError", c.name, err)
+			}
+		}
+	}
+}
+
+// TestBuildFrom: BuildFrom of the gym's histories (HistorySource) gives
+// Build's Input, KPIs and counts included, for a club, all clubs, an as-of
+// instant within a day and one at a month's start, with and without a
+// data start.
+func TestBuildFrom(t *testing.T) {
+	for _, o := range []Options{
+		{Club: "north", Month: "2025-03"},
+		{Month: "2025-03", DataStart: day(2024, 1, 1)},
+		{Club: "south", AsOf: day(2025, 2, 10).Add(15 * time.Hour)},
+		{AsOf: day(2025, 6, 1), TopN: 2, ListRows: 1},
+	} {
+		o.DataEnd, o.Spec, o.Risk, o.Workers = day(2025, 7, 1), gymSpec(t), RiskThresholds{0.3, 0.6}, 2
+		want, err := Build(context.Background(), gym(), newFake().score, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := BuildFrom(context.Background(), HistorySource(gym(), datasets.Manifest{}), newFake().batch, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%+v:\n got %+v\nwant %+v", o, got, want)
+		}
+		if len(want.Members) == 0 || len(want.Months) == 0 {
+			t.Errorf("%+v: %d members, %d months: nothing compared", o, len(want.Members), len(want.Months))
 		}
 	}
 }
@@ -252,4 +297,25 @@ func TestReadDir(t *testing.T) {
 		t.Errorf("bad row: error %v, want one naming attendance.csv and NOBODY", err)
 	}
 	t.Log(err)
+	// OpenDir checks the rows as BuildFrom reads them: the same error.
+	src, man, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clubs []string
+	for _, m := range sink.MemberRows {
+		if !slices.Contains(clubs, m.HomeClub) {
+			clubs = append(clubs, m.HomeClub)
+		}
+	}
+	spec, err := features.NewSpec(features.DefaultConfig(), sink.CourseRows, clubs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, berr := BuildFrom(context.Background(), src, newFake().batch, Options{DataEnd: man.End, Spec: spec, Risk: RiskThresholds{0.3, 0.6}})
+	if berr == nil || !strings.Contains(berr.Error(), "attendance.csv") || !strings.Contains(berr.Error(), "NOBODY") ||
+		!strings.Contains(berr.Error(), "row 3") && !strings.Contains(berr.Error(), ":3") {
+		t.Errorf("BuildFrom of the bad row: error %v, want one naming attendance.csv, row 3 and NOBODY", berr)
+	}
+	t.Log(berr)
 }

@@ -118,6 +118,52 @@ func column(t *testing.T, ctx context.Context, id string, c int) []string {
 		`Array.from(document.querySelectorAll("#`+id+` tbody tr td:nth-child(`+string(rune('0'+c))+`)")).map(td => td.textContent)`))
 }
 
+// download clicks the link sel, which must download a data:text/csv URI,
+// and returns the file's suggested name and content.
+func download(t *testing.T, ctx context.Context, sel string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	begin := chromedp.Events(ctx, browser.DownloadWillBegin)
+	progress := chromedp.Events(ctx, browser.DownloadProgress)
+	if _, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for ev, err := range begin {
+		if err != nil {
+			t.Fatal(err)
+		}
+		name = ev.SuggestedFilename
+		if !strings.HasPrefix(ev.URL, "data:text/csv") {
+			t.Errorf("%s: download URL %.40q, want a data:text/csv URI", sel, ev.URL)
+		}
+		break
+	}
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.State == browser.DownloadProgressStateCanceled {
+			t.Fatalf("%s: download canceled", sel)
+		}
+		if ev.State != browser.DownloadProgressStateCompleted {
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return name, string(got)
+	}
+	t.Fatalf("%s: no download", sel)
+	return "", ""
+}
+
 // TestChromium opens the fixture's page in headless Chromium: it renders
 // with its five charts, a click on a header sorts the table (text and
 // numbers), the CSV link downloads the table as Table.CSV writes it, and
@@ -186,47 +232,12 @@ func TestChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	cb := ts[1]
-	dir := t.TempDir()
-	begin := chromedp.Events(ctx, browser.DownloadWillBegin)
-	progress := chromedp.Events(ctx, browser.DownloadProgress)
-	if _, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true),
-	}); err != nil {
-		t.Fatal(err)
+	name, got := download(t, ctx, `a.csv[data-table="callback"]`)
+	if name != cb.Filename {
+		t.Errorf("download named %q, want %q", name, cb.Filename)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a.csv[data-table="callback"]`))); err != nil {
-		t.Fatal(err)
-	}
-	for ev, err := range begin {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.SuggestedFilename != cb.Filename {
-			t.Errorf("download named %q, want %q", ev.SuggestedFilename, cb.Filename)
-		}
-		if !strings.HasPrefix(ev.URL, "data:text/csv") {
-			t.Errorf("download URL %.40q, want a data:text/csv URI", ev.URL)
-		}
-		break
-	}
-	for ev, err := range progress {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.State == browser.DownloadProgressStateCanceled {
-			t.Fatal("download canceled")
-		}
-		if ev.State != browser.DownloadProgressStateCompleted {
-			continue
-		}
-		got, err := os.ReadFile(filepath.Join(dir, ev.GUID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := cb.CSV(); string(got) != want {
-			t.Errorf("downloaded CSV:\n%s\nwant:\n%s", got, want)
-		}
-		break
+	if want := cb.CSV(); got != want {
+		t.Errorf("downloaded CSV:\n%s\nwant:\n%s", got, want)
 	}
 	// The sorted at-risk table downloads in its new order.
 	csv := run(t, ctx, chromedp.Evaluate[string](`retainTableCSV("atrisk")`))
@@ -237,6 +248,40 @@ func TestChromium(t *testing.T) {
 
 	if errs := consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+
+	// A long list: with ListRows 2 the at-risk table shows its first 2
+	// rows (A, B by probability) of 6, says 4 more, sorts the rows shown,
+	// and both of its CSV links download all 6 rows in the page's order.
+	in.ListRows = 2
+	at := ts[3]
+	if len(at.Rows) != 6 {
+		t.Fatalf("fixture at-risk table has %d rows, want 6", len(at.Rows))
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(servePage(t, render(t, in))), chromedp.WaitReady(chromedp.CSS("#atrisk"))); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := column(t, ctx, "atrisk", 2), []string{"A", "B"}; !slices.Equal(got, want) {
+		t.Errorf("truncated at-risk members %q, want %q", got, want)
+	}
+	more := run(t, ctx, chromedp.Evaluate[string](`document.querySelector("#atrisk-list p.more").textContent`))
+	if !strings.HasPrefix(more, "4 more: download the CSV (all 6 rows") {
+		t.Errorf("truncated list's note %q", more)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#atrisk thead th:nth-child(2)")), chromedp.Click(chromedp.CSS("#atrisk thead th:nth-child(2)"))); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := column(t, ctx, "atrisk", 2), []string{"B", "A"}; !slices.Equal(got, want) {
+		t.Errorf("truncated at-risk members sorted by id, descending: %q, want %q", got, want)
+	}
+	for _, link := range []string{`#atrisk-list h3 a.csv`, `#atrisk-list p.more a.csv`} {
+		name, got := download(t, ctx, link)
+		if name != at.Filename || got != at.CSV() {
+			t.Errorf("%s: downloaded %q:\n%s\nwant %q:\n%s", link, name, got, at.Filename, at.CSV())
+		}
+	}
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors on the truncated page:\n%s", strings.Join(errs, "\n"))
 	}
 }
 
@@ -275,6 +320,7 @@ func TestScreenshot(t *testing.T) {
 	if errs := consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
+
 }
 
 func ptr[T any](v T) *T { return &v }

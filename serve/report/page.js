@@ -24,11 +24,13 @@
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", asc ? "ascending" : "descending");
   }
-  // CSV of a table as shown (current order), RFC 4180 quoting.
+  // CSV of a table as shown (current order), RFC 4180 quoting; a table
+  // that shows only its first rows carries the CSV of all its rows.
   function csvField(s) {
     return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
   function tableCSV(table) {
+    if (table.hasAttribute("data-csv")) return table.getAttribute("data-csv");
     var out = [];
     var head = Array.prototype.map.call(table.tHead.rows[0].cells, function (c) { return csvField(c.textContent); });
     out.push(head.join(","));

@@ -45,7 +45,15 @@ type Input struct {
 	NotJoined, Departed int
 	// TopN is the number of rows of the at-risk table; 0 means 25.
 	TopN int
+	// ListRows is the number of rows each list shows on the page; 0 means
+	// DefaultListRows. A longer list shows its first ListRows rows and
+	// says how many more its CSV download holds: the download has every
+	// row.
+	ListRows int
 }
+
+// DefaultListRows is the default of Input.ListRows.
+const DefaultListRows = 200
 
 // Model describes the model that scored the members.
 type Model struct {
@@ -220,7 +228,21 @@ type Table struct {
 	Filename string
 	Columns  []Column
 	Rows     [][]Cell
+	// Shown is the number of rows the page shows (the first ones); 0
+	// means all. The CSV has every row.
+	Shown int
 }
+
+// Visible returns the rows the page shows.
+func (t *Table) Visible() [][]Cell {
+	if t.Shown > 0 && t.Shown < len(t.Rows) {
+		return t.Rows[:t.Shown]
+	}
+	return t.Rows
+}
+
+// Hidden returns the number of rows the page does not show.
+func (t *Table) Hidden() int { return len(t.Rows) - len(t.Visible()) }
 
 // Column is a table column; Numeric columns sort by number.
 type Column struct {
@@ -361,6 +383,13 @@ func newView(in *Input) (*view, error) {
 	v.Callback, v.Reminder = len(cb.Rows), len(rq.Rows)
 	v.Charts = append(v.Charts, stageChart(stages))
 	v.Tables = append(v.Tables, cb, rq, atRiskTable(in, v.TopN))
+	shown := in.ListRows
+	if shown <= 0 {
+		shown = DefaultListRows
+	}
+	for _, t := range v.Tables {
+		t.Shown = shown
+	}
 	v.Model = modelTable(in)
 	return v, nil
 }
