@@ -184,6 +184,14 @@ type SplitConfig struct {
 	ValidationFraction, TestFraction float64
 	// Seed seeds the member hash of SplitModeMember. Default 0.
 	Seed uint64
+	// Folds > 0 turns the member split into K-fold cross-validation
+	// (SplitModeMember only; 0, the default, means a single TestFraction
+	// share): the member hash puts every member into one of Folds disjoint
+	// folds of about equal size, fold Fold (0-based) is the test split and
+	// TestFraction is ignored; ValidationFraction is still the share of all
+	// members, drawn from the other folds. Folds is 0 or at least 2.
+	Folds int `json:",omitempty"`
+	Fold  int `json:",omitempty"`
 }
 
 // ValueConfig sets how values are scaled.
@@ -345,6 +353,18 @@ func (c *Config) Validate() error {
 	case "", SplitModeTime, SplitModeMember:
 	default:
 		return bad("Split.Mode", s.Mode)
+	}
+	if s.Folds != 0 || s.Fold != 0 {
+		switch {
+		case s.Mode != SplitModeMember:
+			return fmt.Errorf("%w: Split.Folds = %d needs Split.Mode %q (got %q)", ErrConfig, s.Folds, SplitModeMember, s.Mode)
+		case s.Folds < 2:
+			return bad("Split.Folds (0 or at least 2)", s.Folds)
+		case s.Fold < 0 || s.Fold >= s.Folds:
+			return fmt.Errorf("%w: Split.Fold = %d, want 0 .. %d", ErrConfig, s.Fold, s.Folds-1)
+		case s.ValidationFraction >= 1-1/float64(s.Folds):
+			return fmt.Errorf("%w: Split.ValidationFraction = %v leaves no training members beside %d folds' test fold (want < %.3f)", ErrConfig, s.ValidationFraction, s.Folds, 1-1/float64(s.Folds))
+		}
 	}
 	if c.Values.MinorUnits < 0 || c.Values.MinorUnits > 6 {
 		return bad("Values.MinorUnits", c.Values.MinorUnits)

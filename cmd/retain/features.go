@@ -28,6 +28,8 @@ func featureFlags(fs *flag.FlagSet, cfg *features.Config) {
 	fs.Float64Var(&cfg.Split.TestFraction, "test-fraction", cfg.Split.TestFraction, "share of cutoffs for test (the latest); with --split member, share of members")
 	fs.StringVar(&cfg.Split.Mode, "split", cfg.Split.Mode, "split: time (default: latest cutoffs are test) or member (a seeded hash of the member id; test members at the last cutoff only)")
 	fs.Uint64Var(&cfg.Split.Seed, "split-seed", cfg.Split.Seed, "seed of the member hash of --split member")
+	fs.IntVar(&cfg.Split.Folds, "folds", cfg.Split.Folds, "with --split member: K-fold cross-validation, members hashed into K disjoint folds (--test-fraction is then ignored; 0: one --test-fraction share)")
+	fs.IntVar(&cfg.Split.Fold, "fold", cfg.Split.Fold, "with --folds K: the test fold, 0 .. K-1 (validation members come from the other folds)")
 	fs.Func("week-start", "first day of a week of the cutoff grid (Monday .. Sunday; default Monday)", func(v string) error {
 		for d := time.Sunday; d <= time.Saturday; d++ {
 			if strings.EqualFold(v, d.String()) {
