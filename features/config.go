@@ -171,11 +171,18 @@ const (
 	// ValidationFraction in validation. Test and validation members get an
 	// example at the last cutoff only; training members at every cutoff.
 	SplitModeMember = "member"
+	// SplitModeLastWeek is leave-last-week-out (BuildLastWeekOut): every
+	// member's test example is at the start of the week of their last
+	// visit, training examples at the grid cutoffs before it.
+	// ValidationFraction of the members (hashed) train nothing and
+	// validate instead; TestFraction is ignored.
+	SplitModeLastWeek = "last-week"
 )
 
 // SplitConfig sets the split of the examples.
 type SplitConfig struct {
-	// Mode is SplitModeTime (default; "" means it too) or SplitModeMember.
+	// Mode is SplitModeTime (default; "" means it too), SplitModeMember or
+	// SplitModeLastWeek.
 	Mode string
 	// ValidationFraction and TestFraction are, by time, the shares of the
 	// cutoffs (counted before the gaps are removed) that go to validation
@@ -350,7 +357,7 @@ func (c *Config) Validate() error {
 		return bad("Split", *s)
 	}
 	switch s.Mode {
-	case "", SplitModeTime, SplitModeMember:
+	case "", SplitModeTime, SplitModeMember, SplitModeLastWeek:
 	default:
 		return bad("Split.Mode", s.Mode)
 	}

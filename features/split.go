@@ -234,6 +234,9 @@ func SplitByMember(cutoffs []time.Time, cfg *Config) ([]Split, error) {
 
 // splitCutoffs returns the per-cutoff splits of cfg's split mode.
 func splitCutoffs(cutoffs []time.Time, cfg *Config) ([]Split, error) {
+	if cfg.Split.Mode == SplitModeLastWeek {
+		return nil, fmt.Errorf("%w: split %q has per-member cutoffs: build it with BuildLastWeekOut (retain features --split %s), not Build", ErrConfig, SplitModeLastWeek, SplitModeLastWeek)
+	}
 	if cfg.Split.Mode == SplitModeMember {
 		return SplitByMember(cutoffs, cfg)
 	}
