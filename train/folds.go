@@ -37,6 +37,10 @@ type FoldSummary struct {
 	BGNBD BGNBDParams
 	// Rows has one row per method, in the reports' order.
 	Rows []FoldRow
+	// Paired compares the first method (the model, when the folds were
+	// evaluated with one) with each other probabilistic method fold by
+	// fold.
+	Paired []FoldPair
 	// PerFold are the folds' summaries, by fold.
 	PerFold []FoldResult
 }
@@ -50,6 +54,15 @@ type FoldRow struct {
 	Method                               string
 	Probabilistic                        bool
 	ROCAUC, PRAUC, Brier, ECE, CountCorr FoldStat
+}
+
+// FoldPair is the per-fold difference Method − Against of ROC-AUC, Brier
+// and ECE (mean and sd across folds), and in how many folds Method has the
+// higher ROC-AUC.
+type FoldPair struct {
+	Method, Against    string
+	ROCAUC, Brier, ECE FoldStat
+	AUCWins            int
 }
 
 // FoldResult is one fold's report, without its test ids and notes.
@@ -140,6 +153,24 @@ func SummarizeFolds(reps []*HoldoutReport) (*FoldSummary, error) {
 			ROCAUC: foldStat(auc), PRAUC: foldStat(pr), Brier: foldStat(brier), ECE: foldStat(ece), CountCorr: foldStat(corr),
 		})
 	}
+	for j := 1; j < len(first.Rows); j++ {
+		if !first.Rows[0].Probabilistic || !first.Rows[j].Probabilistic {
+			continue
+		}
+		p := FoldPair{Method: first.Rows[0].Method, Against: first.Rows[j].Method}
+		var auc, brier, ece []float64
+		for _, r := range byFold {
+			a, b := r.Rows[0], r.Rows[j]
+			auc = append(auc, float64(a.ROCAUC-b.ROCAUC))
+			brier = append(brier, float64(a.Brier-b.Brier))
+			ece = append(ece, float64(a.ECE-b.ECE))
+			if a.ROCAUC > b.ROCAUC {
+				p.AUCWins++
+			}
+		}
+		p.ROCAUC, p.Brier, p.ECE = foldStat(auc), foldStat(brier), foldStat(ece)
+		s.Paired = append(s.Paired, p)
+	}
 	return s, nil
 }
 
@@ -218,6 +249,13 @@ func (s *FoldSummary) WriteMarkdown(w io.Writer) error {
 	b.WriteString("Mean ± sd across folds:\n\n| method | ROC-AUC | PR-AUC | Brier | ECE | r(count) |\n|---|---|---|---|---|---|\n")
 	for _, r := range s.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Method, pm(r.ROCAUC), pm(r.PRAUC), pm(r.Brier), pm(r.ECE), pm(r.CountCorr))
+	}
+	if len(s.Paired) > 0 {
+		b.WriteString("\nPaired differences, fold by fold (mean ± sd of the difference; AUC wins: folds with the higher ROC-AUC):\n\n| difference | ROC-AUC | Brier | ECE | AUC wins |\n|---|---|---|---|---|\n")
+		sg := func(st FoldStat) string { return fmt.Sprintf("%+.3f ± %.3f", float64(st.Mean), float64(st.SD)) }
+		for _, p := range s.Paired {
+			fmt.Fprintf(&b, "| %s − %s | %s | %s | %s | %d of %d |\n", p.Method, p.Against, sg(p.ROCAUC), sg(p.Brier), sg(p.ECE), p.AUCWins, s.Folds)
+		}
 	}
 	b.WriteString("\nROC-AUC by fold:\n\n| method |")
 	for _, f := range s.PerFold {

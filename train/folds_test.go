@@ -52,6 +52,10 @@ func TestSummarizeFolds(t *testing.T) {
 	if s.Test != 6 || s.TestCovered != 6 || s.TestPositives != 3 || len(s.PerFold) != 3 || s.PerFold[0].Fold != 0 || s.PerFold[2].Fold != 2 {
 		t.Errorf("summary %+v", s)
 	}
+	// Paired needs a second probabilistic method: none here.
+	if len(s.Paired) != 0 {
+		t.Errorf("paired %+v with one method", s.Paired)
+	}
 	var md strings.Builder
 	if err := s.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
@@ -126,5 +130,32 @@ func TestHoldoutFoldsCDNOWSample(t *testing.T) {
 	}
 	if s.TestCovered != 2357 || s.Test != 2357 || s.LabelMismatches != 0 {
 		t.Errorf("folds cover %d customers (%d test examples), mismatches %d; want 2357", s.TestCovered, s.Test, s.LabelMismatches)
+	}
+}
+
+// TestSummarizeFoldsPaired checks the paired differences on two methods:
+// model AUC 0.7, 0.6, 0.8 against 0.65, 0.62, 0.70 gives differences
+// +0.05, −0.02, +0.10: mean 0.0433…, sd sqrt(((0.0067)²+(0.0633)²+
+// (0.0567)²)/2) = 0.0603; the model wins 2 folds of 3.
+func TestSummarizeFoldsPaired(t *testing.T) {
+	reps := foldReports()
+	other := map[int]float64{0: 0.65, 1: 0.62, 2: 0.70}
+	for _, r := range reps {
+		r.Rows = append(r.Rows, HoldoutRow{Method: "b", Probabilistic: true, ChurnMetrics: ChurnMetrics{ROCAUC: Num(other[r.Fold]), Brier: 0.25, ECE: 0.05}})
+	}
+	s, err := SummarizeFolds(reps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Paired) != 1 {
+		t.Fatalf("paired %+v", s.Paired)
+	}
+	p := s.Paired[0]
+	d := []float64{0.05, -0.02, 0.10}
+	mean := (d[0] + d[1] + d[2]) / 3
+	sd := math.Sqrt(((d[0]-mean)*(d[0]-mean) + (d[1]-mean)*(d[1]-mean) + (d[2]-mean)*(d[2]-mean)) / 2)
+	if p.Method != "m" || p.Against != "b" || math.Abs(float64(p.ROCAUC.Mean)-mean) > 1e-12 || math.Abs(float64(p.ROCAUC.SD)-sd) > 1e-12 ||
+		p.AUCWins != 2 || math.Abs(float64(p.Brier.Mean)+0.05) > 1e-12 {
+		t.Errorf("paired %+v; want AUC %.4f ± %.4f, 2 wins, Brier −0.05", p, mean, sd)
 	}
 }
