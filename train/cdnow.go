@@ -23,8 +23,10 @@ import (
 // (1997-01-01 .. 1997-09-30) calibration, weeks 40-78 (1997-10-01 ..
 // 1998-06-30) holdout — with churn = no purchase in the holdout, and a
 // split of the customers: the test customers are a seeded hash share of all
-// customers (features.SplitModeMember), scored at the one cutoff that starts
-// the holdout. Every method is measured on the same test customers.
+// customers (features.SplitModeMember), or one of K hashed folds
+// (SplitConfig.Folds; SummarizeFolds combines the K reports), scored at the
+// one cutoff that starts the holdout. Every method is measured on the same
+// test customers.
 
 // HoldoutReport is the result of EvaluateHoldout.
 type HoldoutReport struct {
