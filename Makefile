@@ -153,27 +153,40 @@ bench-serve:
 	$(GO) test -run '^$$' -bench Serve -benchtime 1x ./serve/bench
 
 ## eval-cdnow: the engine on real data (docs/evaluation.md, Real data: CDNOW):
-## import the CDNOW master file, build features with the calibration/holdout
-## protocol (weeks 1-39 calibration, churn = no purchase in weeks 40-78, 30 %
-## of the customers held out by a hash of their id), train the LSTM, and
-## compare it with BG/NBD, logistic regressions and the 90-days rule on the
-## held-out customers. Prints the table and the run time.
-CDNOW_DIR  ?= ../shared/datasets/cdnow
-CDNOW_OUT  ?= .cdnow
-CDNOW_SEED ?= 1
+## import the CDNOW master file, then for each of CDNOW_FOLDS folds (customers
+## hashed into K disjoint folds by their id; fold i is the test) build the
+## features with the calibration/holdout protocol (weeks 1-39 calibration,
+## churn = no purchase in weeks 40-78), train the LSTM and compare it with
+## BG/NBD, logistic regressions and the 90-days rule on the fold's
+## customers; then print mean +- sd across folds (.cdnow/eval/folds.md,
+## folds.json with every fold's numbers) and the run time. Each fold's
+## output is in .cdnow/foldI/ (log.txt, eval/holdout.md).
+## CDNOW_TRAIN_FLAGS passes options to retain train (e.g. --epochs 4).
+CDNOW_DIR   ?= ../shared/datasets/cdnow
+CDNOW_FILE  ?= CDNOW_master.txt
+CDNOW_MAPPING ?= cdnow
+CDNOW_OUT   ?= .cdnow
+CDNOW_SEED  ?= 1
+CDNOW_FOLDS ?= 5
+CDNOW_TRAIN_FLAGS ?=
 CDNOW_FEATURES = --tz America/New_York --week-start Wednesday --weeks 39 --horizon 39 \
 	--cutoff-every 4 --first-cutoff 1997-04-16 --last-cutoff 1997-10-01 --data-end 1998-07-01 \
-	--split member --test-fraction 0.3 --val-fraction 0.1 --split-seed $(CDNOW_SEED)
+	--split member --folds $(CDNOW_FOLDS) --val-fraction 0.1 --split-seed $(CDNOW_SEED)
 .PHONY: eval-cdnow
 eval-cdnow: build
 	@set -e; start=$$(date +%s); \
 	rm -rf $(CDNOW_OUT); mkdir -p $(CDNOW_OUT); \
-	./bin/retain import --mapping cdnow --out $(CDNOW_OUT)/data $(CDNOW_DIR)/CDNOW_master.txt; \
-	./bin/retain features --data $(CDNOW_OUT)/data --out $(CDNOW_OUT)/features.rtfs $(CDNOW_FEATURES); \
-	./bin/retain train --features $(CDNOW_OUT)/features.rtfs --out $(CDNOW_OUT)/model.rtmb --seed $(CDNOW_SEED); \
-	./bin/retain evaluate --protocol holdout --model $(CDNOW_OUT)/model.rtmb --features $(CDNOW_OUT)/features.rtfs \
-		--data $(CDNOW_OUT)/data --out $(CDNOW_OUT)/eval; \
-	echo "eval-cdnow: $$(( $$(date +%s) - start ))s in all"
+	./bin/retain import --mapping $(CDNOW_MAPPING) --out $(CDNOW_OUT)/data $(CDNOW_DIR)/$(CDNOW_FILE); \
+	for i in $$(seq 0 $$(( $(CDNOW_FOLDS) - 1 ))); do \
+		f0=$$(date +%s); d=$(CDNOW_OUT)/fold$$i; mkdir -p $$d; \
+		./bin/retain features --data $(CDNOW_OUT)/data --out $$d/features.rtfs $(CDNOW_FEATURES) --fold $$i >$$d/log.txt 2>&1; \
+		./bin/retain train --features $$d/features.rtfs --out $$d/model.rtmb --seed $(CDNOW_SEED) $(CDNOW_TRAIN_FLAGS) >>$$d/log.txt 2>&1; \
+		./bin/retain evaluate --protocol holdout --model $$d/model.rtmb --features $$d/features.rtfs \
+			--data $(CDNOW_OUT)/data --out $$d/eval >>$$d/log.txt 2>&1; \
+		echo "fold $$i: $$(grep '^trained' $$d/log.txt); fold in $$(( $$(date +%s) - f0 ))s"; \
+	done; \
+	./bin/retain evaluate --protocol folds --out $(CDNOW_OUT)/eval $(CDNOW_OUT)/fold*/eval/holdout.json; \
+	echo "eval-cdnow: $(CDNOW_FOLDS) folds, $$(( $$(date +%s) - start ))s in all"
 
 ## bench-batch: batch scoring (retain score --model --data --out) end to end
 ## on the 100,000-member, 104-week synthetic set: read, features, model,

@@ -171,11 +171,18 @@ const (
 	// ValidationFraction in validation. Test and validation members get an
 	// example at the last cutoff only; training members at every cutoff.
 	SplitModeMember = "member"
+	// SplitModeLastWeek is leave-last-week-out (BuildLastWeekOut): every
+	// member's test example is at the start of the week of their last
+	// visit, training examples at the grid cutoffs before it.
+	// ValidationFraction of the members (hashed) train nothing and
+	// validate instead; TestFraction is ignored.
+	SplitModeLastWeek = "last-week"
 )
 
 // SplitConfig sets the split of the examples.
 type SplitConfig struct {
-	// Mode is SplitModeTime (default; "" means it too) or SplitModeMember.
+	// Mode is SplitModeTime (default; "" means it too), SplitModeMember or
+	// SplitModeLastWeek.
 	Mode string
 	// ValidationFraction and TestFraction are, by time, the shares of the
 	// cutoffs (counted before the gaps are removed) that go to validation
@@ -184,6 +191,14 @@ type SplitConfig struct {
 	ValidationFraction, TestFraction float64
 	// Seed seeds the member hash of SplitModeMember. Default 0.
 	Seed uint64
+	// Folds > 0 turns the member split into K-fold cross-validation
+	// (SplitModeMember only; 0, the default, means a single TestFraction
+	// share): the member hash puts every member into one of Folds disjoint
+	// folds of about equal size, fold Fold (0-based) is the test split and
+	// TestFraction is ignored; ValidationFraction is still the share of all
+	// members, drawn from the other folds. Folds is 0 or at least 2.
+	Folds int `json:",omitempty"`
+	Fold  int `json:",omitempty"`
 }
 
 // ValueConfig sets how values are scaled.
@@ -342,9 +357,21 @@ func (c *Config) Validate() error {
 		return bad("Split", *s)
 	}
 	switch s.Mode {
-	case "", SplitModeTime, SplitModeMember:
+	case "", SplitModeTime, SplitModeMember, SplitModeLastWeek:
 	default:
 		return bad("Split.Mode", s.Mode)
+	}
+	if s.Folds != 0 || s.Fold != 0 {
+		switch {
+		case s.Mode != SplitModeMember:
+			return fmt.Errorf("%w: Split.Folds = %d needs Split.Mode %q (got %q)", ErrConfig, s.Folds, SplitModeMember, s.Mode)
+		case s.Folds < 2:
+			return bad("Split.Folds (0 or at least 2)", s.Folds)
+		case s.Fold < 0 || s.Fold >= s.Folds:
+			return fmt.Errorf("%w: Split.Fold = %d, want 0 .. %d", ErrConfig, s.Fold, s.Folds-1)
+		case s.ValidationFraction >= 1-1/float64(s.Folds):
+			return fmt.Errorf("%w: Split.ValidationFraction = %v leaves no training members beside %d folds' test fold (want < %.3f)", ErrConfig, s.ValidationFraction, s.Folds, 1-1/float64(s.Folds))
+		}
 	}
 	if c.Values.MinorUnits < 0 || c.Values.MinorUnits > 6 {
 		return bad("Values.MinorUnits", c.Values.MinorUnits)

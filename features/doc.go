@@ -14,7 +14,10 @@
 // Builder streams whole tables into compact per-member state (weekly buckets,
 // not events) and emits every member's examples at rolling cutoffs through the
 // same code. BuildDataset reads a dataset directory once and writes the
-// training file that package train reads (format in docs/features.md).
+// training file that package train reads (format in docs/features.md). Its
+// examples are split by time, by a hash of the member id (optionally into K
+// folds: MemberSplit, MemberFold), or, with BuildLastWeekOut, at a test
+// cutoff per member (leave-last-week-out, for next-item evaluation).
 //
 // The definitions of every feature, label, indicator, flag and KPI are in
 // docs/features.md and docs/labels.md.

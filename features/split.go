@@ -153,11 +153,48 @@ func SplitByTime(cutoffs []time.Time, cfg *Config) ([]Split, error) {
 // ValidationFraction validation, the rest train. It depends on nothing but
 // the id, the seed and the fractions, so a member keeps its split across
 // runs, files and cutoffs.
+//
+// With Folds = K > 0 the member's fold is floor(u*K) (MemberFold): fold
+// Fold is test, and of the other members those whose position inside their
+// fold, v = u*K − floor(u*K), is below ValidationFraction*K/(K−1) are
+// validation — ValidationFraction of all members, spread evenly over the
+// other folds — the rest train. The K files of one seed then have
+// disjoint test splits that together cover every member.
 func MemberSplit(memberID string, cfg *SplitConfig) Split {
+	u := memberHash(memberID, cfg.Seed)
+	if cfg.Folds > 0 {
+		k := float64(cfg.Folds)
+		f := math.Floor(u * k)
+		if int(f) == cfg.Fold {
+			return SplitTest
+		}
+		if u*k-f < cfg.ValidationFraction*k/(k-1) {
+			return SplitValidation
+		}
+		return SplitTrain
+	}
+	switch {
+	case u < cfg.TestFraction:
+		return SplitTest
+	case u < cfg.TestFraction+cfg.ValidationFraction:
+		return SplitValidation
+	}
+	return SplitTrain
+}
+
+// MemberFold is the fold, 0 .. folds−1, of the member under a K-fold member
+// split with this seed (see MemberSplit).
+func MemberFold(memberID string, seed uint64, folds int) int {
+	f := int(memberHash(memberID, seed) * float64(folds))
+	return min(f, folds-1)
+}
+
+// memberHash maps the seed and the member id to [0, 1).
+func memberHash(memberID string, seed uint64) float64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	for i := range 8 {
-		h ^= uint64(byte(cfg.Seed >> (8 * i)))
+		h ^= uint64(byte(seed >> (8 * i)))
 		h *= prime
 	}
 	for i := 0; i < len(memberID); i++ {
@@ -170,14 +207,7 @@ func MemberSplit(memberID string, cfg *SplitConfig) Split {
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
-	u := float64(h>>11) / (1 << 53)
-	switch {
-	case u < cfg.TestFraction:
-		return SplitTest
-	case u < cfg.TestFraction+cfg.ValidationFraction:
-		return SplitValidation
-	}
-	return SplitTrain
+	return float64(h>>11) / (1 << 53)
 }
 
 // SplitByMember returns the per-cutoff splits of SplitModeMember, as stored
@@ -204,6 +234,9 @@ func SplitByMember(cutoffs []time.Time, cfg *Config) ([]Split, error) {
 
 // splitCutoffs returns the per-cutoff splits of cfg's split mode.
 func splitCutoffs(cutoffs []time.Time, cfg *Config) ([]Split, error) {
+	if cfg.Split.Mode == SplitModeLastWeek {
+		return nil, fmt.Errorf("%w: split %q has per-member cutoffs: build it with BuildLastWeekOut (retain features --split %s), not Build", ErrConfig, SplitModeLastWeek, SplitModeLastWeek)
+	}
 	if cfg.Split.Mode == SplitModeMember {
 		return SplitByMember(cutoffs, cfg)
 	}

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -156,6 +157,67 @@ func TestMemberSplit(t *testing.T) {
 			if got != want {
 				t.Fatalf("%s (member split %s) at cutoff %d: %s, want %s", id, ms, k, got, want)
 			}
+		}
+	}
+}
+
+// TestMemberFolds checks the K-fold member split: over K configs that
+// differ only in Fold, every member is test in exactly one (its
+// MemberFold), the folds have about n/K members, validation is about
+// ValidationFraction of all members and never in the test fold, and a
+// member's fold does not depend on which fold is the test.
+func TestMemberFolds(t *testing.T) {
+	const n, k = 20000, 5
+	base := SplitConfig{Mode: SplitModeMember, ValidationFraction: 0.1, Seed: 3, Folds: k, TestFraction: 0.3}
+	var testCount [k]int
+	valCount := 0
+	for i := range n {
+		id := fmt.Sprintf("m%05d", i)
+		fold := MemberFold(id, base.Seed, k)
+		tests := 0
+		for f := range k {
+			c := base
+			c.Fold = f
+			s := MemberSplit(id, &c)
+			switch {
+			case s == SplitTest:
+				tests++
+				testCount[f]++
+				if f != fold {
+					t.Fatalf("%s: test in fold %d, MemberFold says %d", id, f, fold)
+				}
+			case s == SplitValidation && f == 0:
+				valCount++
+			}
+		}
+		if tests != 1 {
+			t.Fatalf("%s is test in %d of the %d folds, want 1", id, tests, k)
+		}
+	}
+	// Binomial(20000, 0.2) has sd 57: 5 sd is 283. TestFraction 0.3 is
+	// ignored, or the folds would be 6000.
+	for f, c := range testCount {
+		if d := c - n/k; d < -283 || d > 283 {
+			t.Errorf("fold %d has %d test members, want 4000 ± 283", f, c)
+		}
+	}
+	// Validation: 0.1 of all members (Binomial sd 42 -> 5 sd 212).
+	if d := valCount - 2000; d < -212 || d > 212 {
+		t.Errorf("validation members with fold 0 as test: %d, want 2000 ± 212", valCount)
+	}
+
+	bad := []SplitConfig{
+		{Mode: SplitModeMember, Folds: 1},
+		{Mode: SplitModeMember, Folds: 5, Fold: 5},
+		{Mode: SplitModeMember, Folds: 5, Fold: -1},
+		{Mode: SplitModeTime, Folds: 5},
+		{Mode: SplitModeMember, Folds: 2, ValidationFraction: 0.5},
+	}
+	for _, s := range bad {
+		cfg := DefaultConfig()
+		cfg.Split = s
+		if err := cfg.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: Validate = %v, want ErrConfig", s, err)
 		}
 	}
 }

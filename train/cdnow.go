@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 // (1997-01-01 .. 1997-09-30) calibration, weeks 40-78 (1997-10-01 ..
 // 1998-06-30) holdout — with churn = no purchase in the holdout, and a
 // split of the customers: the test customers are a seeded hash share of all
-// customers (features.SplitModeMember), scored at the one cutoff that starts
-// the holdout. Every method is measured on the same test customers.
+// customers (features.SplitModeMember), or one of K hashed folds
+// (SplitConfig.Folds; SummarizeFolds combines the K reports), scored at the
+// one cutoff that starts the holdout. Every method is measured on the same
+// test customers.
 
 // HoldoutReport is the result of EvaluateHoldout.
 type HoldoutReport struct {
@@ -39,6 +42,9 @@ type HoldoutReport struct {
 	// split's settings (features.SplitConfig).
 	SplitSeed                        uint64
 	TestFraction, ValidationFraction float64
+	// Folds and Fold are the K-fold settings (features.SplitConfig; Folds
+	// 0: one TestFraction share, no folds).
+	Folds, Fold int
 	// TrainCutoffs are the cutoffs at which the training customers have
 	// examples (the last one is CalEnd).
 	TrainCutoffs []time.Time
@@ -48,8 +54,11 @@ type HoldoutReport struct {
 	// CalEnd).
 	TrainExamples, TrainMembers, ValExamples int
 	// Test is the number of test customers scored, TestPositives those
-	// who made no purchase in the holdout.
+	// who made no purchase in the holdout; TestIDs their ids, sorted (the
+	// fold summary checks with them that folds are disjoint and cover
+	// every customer).
 	Test, TestPositives int
+	TestIDs             []string
 	// LabelMismatches counts test customers whose features label (no visit
 	// and no payment in the horizon) disagrees with btyd.Summarize's
 	// independent holdout count (churn ⇔ HoldoutX = 0). It must be 0.
@@ -132,6 +141,7 @@ func EvaluateHoldout(ctx context.Context, featuresPath, dataDir string, m Predic
 		CalEnd:       hdr.Cutoffs[len(hdr.Cutoffs)-1],
 		HorizonWeeks: cfg.HorizonWeeks,
 		SplitSeed:    cfg.Split.Seed, TestFraction: cfg.Split.TestFraction, ValidationFraction: cfg.Split.ValidationFraction,
+		Folds: cfg.Split.Folds, Fold: cfg.Split.Fold,
 		TrainCutoffs: hdr.Cutoffs,
 	}
 	rep.HoldoutEnd = rep.CalEnd.AddDate(0, 0, 7*cfg.HorizonWeeks)
@@ -205,6 +215,11 @@ func EvaluateHoldout(ctx context.Context, featuresPath, dataDir string, m Predic
 		}
 	}
 	rep.TrainExamples, rep.TrainMembers, rep.Test = len(yTrain), len(trainMembers), len(test)
+	rep.TestIDs = make([]string, len(test))
+	for i := range test {
+		rep.TestIDs[i] = test[i].id
+	}
+	slices.Sort(rep.TestIDs)
 	if len(test) == 0 {
 		return nil, fmt.Errorf("train: %s has no test customers", featuresPath)
 	}
@@ -400,8 +415,14 @@ func (r *HoldoutReport) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Holdout protocol: calibration before %s, holdout %s .. %s (%d weeks), churn = no purchase in the holdout.\n\n",
 		r.CalEnd.Format(time.DateOnly), r.CalEnd.Format(time.DateOnly), r.HoldoutEnd.AddDate(0, 0, -1).Format(time.DateOnly), r.HorizonWeeks)
-	fmt.Fprintf(&b, "Customers split by a hash of the id (seed %d): test %.0f %%, validation %.0f %%. Test: %d customers at %s, %d churned (%.3f); label mismatches against the holdout counts: %d. Training: %d examples of %d customers at %d cutoffs (%s .. %s); validation %d examples.\n\n",
-		r.SplitSeed, 100*r.TestFraction, 100*r.ValidationFraction, r.Test, r.CalEnd.Format(time.DateOnly), r.TestPositives,
+	if r.Folds > 0 {
+		fmt.Fprintf(&b, "Customers split by a hash of the id (seed %d) into %d folds: fold %d is the test, validation %.0f %% of all customers from the other folds. Test:",
+			r.SplitSeed, r.Folds, r.Fold, 100*r.ValidationFraction)
+	} else {
+		fmt.Fprintf(&b, "Customers split by a hash of the id (seed %d): test %.0f %%, validation %.0f %%. Test:", r.SplitSeed, 100*r.TestFraction, 100*r.ValidationFraction)
+	}
+	fmt.Fprintf(&b, " %d customers at %s, %d churned (%.3f); label mismatches against the holdout counts: %d. Training: %d examples of %d customers at %d cutoffs (%s .. %s); validation %d examples.\n\n",
+		r.Test, r.CalEnd.Format(time.DateOnly), r.TestPositives,
 		safeRatio(r.TestPositives, r.Test), r.LabelMismatches, r.TrainExamples, r.TrainMembers, len(r.TrainCutoffs),
 		r.TrainCutoffs[0].Format(time.DateOnly), r.TrainCutoffs[len(r.TrainCutoffs)-1].Format(time.DateOnly), r.ValExamples)
 	b.WriteString("| method | ROC-AUC | PR-AUC | Brier | ECE | r(count) |\n|---|---|---|---|---|---|\n")

@@ -30,7 +30,7 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	noTruth := fs.Bool("no-truth", false, "do not look for ground truth in --data")
 	fs.IntVar(&o.MaxLogisticRows, "logistic-rows", 500000, "at most this many training rows for the logistic-regression baseline (sampled beyond)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of that sample")
-	protocol := fs.String("protocol", "split", "split: the test split of --features against the baselines (and the oracle); holdout: the calibration/holdout protocol of a member-split file (--features built with --split member, --data its dataset) against BG/NBD, logistic regressions and the recency rule (docs/evaluation.md, Real data: CDNOW)")
+	protocol := fs.String("protocol", "split", "split: the test split of --features against the baselines (and the oracle); holdout: the calibration/holdout protocol of a member-split file (--features built with --split member, --data its dataset) against BG/NBD, logistic regressions and the recency rule (docs/evaluation.md, Real data: CDNOW); folds: combine the holdout.json files of the K folds of a --folds K split, given as arguments, into mean ± sd per method and metric (folds.md, folds.json in --out)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,8 +38,10 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	case "split":
 	case "holdout":
 		return runHoldout(*bundlePath, *featPath, *data, *out, stdout, stderr)
+	case "folds":
+		return runFolds(fs.Args(), *out, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "retain evaluate: --protocol %q: want split or holdout\n", *protocol)
+		fmt.Fprintf(stderr, "retain evaluate: --protocol %q: want split, holdout or folds\n", *protocol)
 		return errUsage
 	}
 	if *out == "" || (*featPath == "" && *data == "") {
@@ -145,6 +147,34 @@ func runHoldout(bundlePath, featPath, data, out string, stdout, stderr io.Writer
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s to %s\n", train.HoldoutReportFile, train.HoldoutJSONFile, out)
+	return nil
+}
+
+// runFolds combines the folds' holdout reports (train.SummarizeFolds).
+func runFolds(paths []string, out string, stdout, stderr io.Writer) error {
+	if out == "" || len(paths) == 0 {
+		fmt.Fprintln(stderr, "retain evaluate --protocol folds: give --out and the folds' holdout.json files as arguments")
+		return errUsage
+	}
+	reps := make([]*train.HoldoutReport, len(paths))
+	for i, p := range paths {
+		r, err := train.ReadHoldoutReport(p)
+		if err != nil {
+			return err
+		}
+		reps[i] = r
+	}
+	s, err := train.SummarizeFolds(reps)
+	if err != nil {
+		return err
+	}
+	if err := s.WriteDir(out); err != nil {
+		return err
+	}
+	if err := s.WriteMarkdown(stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s to %s\n", train.FoldsReportFile, train.FoldsJSONFile, out)
 	return nil
 }
 

@@ -136,3 +136,77 @@ func TestEvaluateHoldoutCLI(t *testing.T) {
 		t.Errorf("--protocol nope: exit %d, want 2", code)
 	}
 }
+
+// TestEvaluateFoldsCLI runs the 2-fold form of make eval-cdnow on the 1/10
+// sample, baselines only (no training): features --folds 2 --fold i,
+// evaluate --protocol holdout for each fold, then evaluate --protocol folds,
+// which checks that the two test sets are disjoint and cover all 2,357
+// customers. One fold alone is refused.
+func TestEvaluateFoldsCLI(t *testing.T) {
+	src := filepath.Join("..", "..", "..", "shared", "datasets", "cdnow", "CDNOW_sample.txt")
+	if _, err := os.Stat(src); err != nil {
+		t.Skipf("CDNOW sample not available (%v); it lives in ../shared/datasets/cdnow next to the repository", err)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := runCLI(t, "import", "--mapping", "cdnow_sample", "--out", data, src); code != 0 {
+		t.Fatalf("import exited %d: %s", code, stderr)
+	}
+	var reports []string
+	for _, fold := range []string{"0", "1"} {
+		feat := filepath.Join(dir, "f"+fold+".rtfs")
+		code, _, stderr := runCLI(t, "features", "--data", data, "--out", feat, "--tz", "America/New_York", "--week-start", "wednesday",
+			"--weeks", "39", "--horizon", "39", "--cutoff-every", "4", "--first-cutoff", "1997-04-16", "--last-cutoff", "1997-10-01",
+			"--data-end", "1998-07-01", "--split", "member", "--folds", "2", "--fold", fold, "--val-fraction", "0.1", "--split-seed", "1")
+		if code != 0 {
+			t.Fatalf("features --fold %s exited %d: %s", fold, code, stderr)
+		}
+		out := filepath.Join(dir, "eval"+fold)
+		if code, _, stderr := runCLI(t, "evaluate", "--protocol", "holdout", "--features", feat, "--data", data, "--out", out); code != 0 {
+			t.Fatalf("evaluate fold %s exited %d: %s", fold, code, stderr)
+		}
+		reports = append(reports, filepath.Join(out, train.HoldoutJSONFile))
+	}
+	out := filepath.Join(dir, "folds")
+	code, stdout, stderr := runCLI(t, append([]string{"evaluate", "--protocol", "folds", "--out", out}, reports...)...)
+	if code != 0 {
+		t.Fatalf("evaluate --protocol folds exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "2357 test customers in all, 2357 distinct, of 2357 customers") || !strings.Contains(stdout, "| BG/NBD P(no purchase in horizon) | 0.") {
+		t.Errorf("folds:\n%s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, train.FoldsJSONFile)); err != nil {
+		t.Error(err)
+	}
+	if code, _, stderr := runCLI(t, "evaluate", "--protocol", "folds", "--out", out, reports[0]); code == 0 || !strings.Contains(stderr, "1 fold reports for a 2-fold split") {
+		t.Errorf("one fold of two: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "features", "--data", data, "--out", filepath.Join(dir, "x.rtfs"), "--split", "member", "--folds", "2", "--fold", "2"); code == 0 || !strings.Contains(stderr, "Split.Fold = 2, want 0 .. 1") {
+		t.Errorf("--folds 2 --fold 2: exit %d, stderr %s", code, stderr)
+	}
+}
+
+// TestFeaturesLastWeekCLI builds a leave-last-week-out file from a tiny
+// interaction log: u1 is active in two weeks (tested), u2 in one (not).
+func TestFeaturesLastWeekCLI(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log.csv")
+	csv := "user_id,item_id,timestamp\n" +
+		"u1,a,2024-01-02T10:00:00Z\nu1,b,2024-01-10T10:00:00Z\nu1,c,2024-01-24T10:00:00Z\nu1,a,2024-01-25T10:00:00Z\n" +
+		"u2,b,2024-01-16T10:00:00Z\nu2,c,2024-01-17T10:00:00Z\n"
+	if err := os.WriteFile(log, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := runCLI(t, "import", "--mapping", "interactions", "--out", data, log); code != 0 {
+		t.Fatalf("import exited %d: %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "features", "--data", data, "--out", filepath.Join(dir, "f.rtfs"), "--split", "last-week",
+		"--weeks", "2", "--horizon", "1", "--cutoff-every", "1")
+	if code != 0 {
+		t.Fatalf("features exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "1 test members (not tested: 0 without visits, 1 with visits in one week only)") {
+		t.Errorf("features:\n%s", stdout)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"retain/datasets"
 	"retain/features"
 )
 
@@ -26,8 +27,10 @@ func featureFlags(fs *flag.FlagSet, cfg *features.Config) {
 	fs.StringVar(&cfg.TimeZone, "tz", cfg.TimeZone, "IANA time zone in which days and weeks begin")
 	fs.Float64Var(&cfg.Split.ValidationFraction, "val-fraction", cfg.Split.ValidationFraction, "share of cutoffs for validation")
 	fs.Float64Var(&cfg.Split.TestFraction, "test-fraction", cfg.Split.TestFraction, "share of cutoffs for test (the latest); with --split member, share of members")
-	fs.StringVar(&cfg.Split.Mode, "split", cfg.Split.Mode, "split: time (default: latest cutoffs are test) or member (a seeded hash of the member id; test members at the last cutoff only)")
+	fs.StringVar(&cfg.Split.Mode, "split", cfg.Split.Mode, "split: time (default: latest cutoffs are test), member (a seeded hash of the member id; test members at the last cutoff only) or last-week (leave-last-week-out: every member's test example at the start of the week of their last visit, training examples at the cutoffs before it; --val-fraction of the members validate; docs/labels.md)")
 	fs.Uint64Var(&cfg.Split.Seed, "split-seed", cfg.Split.Seed, "seed of the member hash of --split member")
+	fs.IntVar(&cfg.Split.Folds, "folds", cfg.Split.Folds, "with --split member: K-fold cross-validation, members hashed into K disjoint folds (--test-fraction is then ignored; 0: one --test-fraction share)")
+	fs.IntVar(&cfg.Split.Fold, "fold", cfg.Split.Fold, "with --folds K: the test fold, 0 .. K-1 (validation members come from the other folds)")
 	fs.Func("week-start", "first day of a week of the cutoff grid (Monday .. Sunday; default Monday)", func(v string) error {
 		for d := time.Sunday; d <= time.Saturday; d++ {
 			if strings.EqualFold(v, d.String()) {
@@ -70,12 +73,46 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
+	if cfg.Split.Mode == features.SplitModeLastWeek {
+		d, err := datasets.OpenDir(*data)
+		if err != nil {
+			return err
+		}
+		rep, err := features.BuildLastWeekOut(features.DirSource(d, nil), cfg, *out)
+		if err != nil {
+			return err
+		}
+		writeLastWeekReport(stdout, rep)
+		return nil
+	}
 	rep, err := features.BuildDataset(*data, cfg, *out)
 	if err != nil {
 		return err
 	}
 	writeBuildReport(stdout, rep)
 	return nil
+}
+
+// writeLastWeekReport prints the summary of a leave-last-week-out build.
+func writeLastWeekReport(w io.Writer, rep *features.LastWeekReport) {
+	fmt.Fprintf(w, "wrote %s (%d bytes) in %.1fs: leave-last-week-out\n", rep.Output, rep.Bytes, rep.Seconds)
+	fmt.Fprintf(w, "members %d, courses %d, attendance %d, transactions %d, rejected %d, events of unknown members %d\n",
+		rep.Members, rep.Courses, rep.Attendance, rep.Transactions, rep.Rejected, rep.UnknownMember)
+	for _, s := range rep.RejectedSamples {
+		fmt.Fprintf(w, "  rejected: %s\n", s)
+	}
+	fmt.Fprintf(w, "data %s .. %s; %d test members (not tested: %d without visits, %d with visits in one week only); %d training cutoffs\n",
+		rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), rep.Test, rep.NoVisits, rep.OneWeek, len(rep.TrainCutoffs))
+	names := make([]string, 0, len(rep.Examples))
+	for n := range rep.Examples {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "%-11s %9s %9s %9s %9s\n", "split", "examples", "positive", "censored", "nextclass")
+	for _, n := range names {
+		c := rep.Examples[n]
+		fmt.Fprintf(w, "%-11s %9d %9d %9d %9d\n", n, c.Examples, c.Positives, c.Censored, c.NextClass)
+	}
 }
 
 // writeBuildReport prints the summary of a feature build.
