@@ -1,6 +1,10 @@
 package features
 
-import "testing"
+import (
+	"testing"
+
+	"retain/datasets"
+)
 
 // TestStatus is the table of docs/labels.md, "On the books": which
 // excluded members are still scored. RenewAfterDays is the default 30.
@@ -34,6 +38,27 @@ func TestStatus(t *testing.T) {
 		}
 		if got := f.AlreadyChurned(ex); got != (c.want == StatusChurned) {
 			t.Errorf("%s: AlreadyChurned %v", c.name, got)
+		}
+	}
+}
+
+// TestSpecNamesUnique checks that no two columns of a spec share a name,
+// also for data without courses, whose placeholder category "none" once
+// gave two static columns the name last_class_none.
+func TestSpecNamesUnique(t *testing.T) {
+	for _, courses := range [][]datasets.Course{nil, testCourses} {
+		spec, err := NewSpec(DefaultConfig(), courses, []string{"north"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, names := range [][]string{spec.Sequence, spec.Static, spec.Indicators} {
+			seen := map[string]bool{}
+			for _, n := range names {
+				if seen[n] {
+					t.Errorf("categories %v: column name %q twice", spec.Categories, n)
+				}
+				seen[n] = true
+			}
 		}
 	}
 }

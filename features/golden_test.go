@@ -152,7 +152,7 @@ func TestHandMadeMembers(t *testing.T) {
 		// 2024-1960 = 64; club east is not in the spec. Last class Y1.
 		"carol": {"tier_potential", "contract_monthly", "age_55_64", "gender_male", "club_other", "last_class_yoga"},
 		// 72000 >= 45000; 2024-2000 = 24. Open gym only: no class.
-		"dave": {"tier_active", "contract_annual", "age_under_25", "gender_other", "club_north", "last_class_none"},
+		"dave": {"tier_active", "contract_annual", "age_under_25", "gender_other", "club_north", "no_class_yet"},
 		// Last class Y1 on 2023-12-01.
 		"erin": {"tier_potential", "contract_monthly", "age_35_44", "gender_female", "club_south", "last_class_yoga"},
 	}

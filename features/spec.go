@@ -38,6 +38,11 @@ type FeatureSpec struct {
 	Clubs []string
 }
 
+// NoLastClass names the static feature set when the member attended no
+// class before the cutoff (the last_class_<category> group's "none"). It
+// cannot collide with "last_class_" + a category name.
+const NoLastClass = "no_class_yet"
+
 // Names of the sequence features that do not depend on the vocabularies.
 const (
 	SeqVisits            = "visits"
@@ -154,7 +159,7 @@ func (s *FeatureSpec) names() {
 	for _, c := range s.Categories {
 		s.Static = append(s.Static, "last_class_"+c)
 	}
-	s.Static = append(s.Static, "last_class_none")
+	s.Static = append(s.Static, NoLastClass)
 	s.Indicators = append([]string(nil), indicatorNames...)
 }
 
