@@ -357,7 +357,7 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 		for k := range cons {
 			cons[k].c.clk = newClock(a.f.loc)
 		}
-		aErr = pumpSplit(ar, o.BatchRows, rsA, int(parts), func(k int, x *datasets.Attendance) {
+		aErr = pump(ar, o.BatchRows, rsA, int(parts), func(k int, x *datasets.Attendance) {
 			a.addAttendance(x, &cons[k].c, &cons[k].st, int32(k), parts)
 		})
 	}()
@@ -366,7 +366,7 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 		go func() {
 			defer wg.Done()
 			c := &sideCache{clk: newClock(a.f.loc)}
-			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) { a.addTransaction(x, c, &txLeftOut, &txUnknown) })
+			tErr = pump(tr, o.BatchRows, rsT, 1, func(_ int, x *datasets.Transaction) { a.addTransaction(x, c, &txLeftOut, &txUnknown) })
 		}()
 	}
 	wg.Wait()
@@ -392,11 +392,12 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	return a, nil
 }
 
-// pumpSplit reads r on one goroutine and hands every batch of rows to n
+// pump reads r on one goroutine and hands every batch of rows to n
 // consumer goroutines, each of which calls add(k, row) for every row of
 // every batch (k is its number); a batch is reused once all n are done
-// with it. It closes r.
-func pumpSplit[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, n int, add func(k int, row *T)) error {
+// with it. It closes r. With n = 1 it is a plain decode/aggregate
+// pipeline.
+func pump[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, n int, add func(k int, row *T)) error {
 	type filled struct {
 		rows []T
 		n    int

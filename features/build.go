@@ -252,7 +252,7 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			aErr = pump(ar, o.BatchRows, rsA, func(a *datasets.Attendance) {
+			aErr = pump(ar, o.BatchRows, rsA, 1, func(_ int, a *datasets.Attendance) {
 				_ = b.AddAttendance(a) // unknown members are counted by the builder
 			})
 		}()
@@ -261,7 +261,7 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) {
+			tErr = pump(tr, o.BatchRows, rsT, 1, func(_ int, x *datasets.Transaction) {
 				_ = b.AddTransaction(x)
 			})
 		}()
@@ -502,58 +502,4 @@ func readAll[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, 
 			}
 		}
 	}
-}
-
-// pump reads r on one goroutine and calls add for each row on another, with
-// three batches in rotation, and closes r.
-func pump[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, add func(*T)) error {
-	type filled struct {
-		rows []T
-		n    int
-	}
-	free := make(chan []T, 3)
-	for i := 0; i < 3; i++ {
-		free <- make([]T, batch)
-	}
-	full := make(chan filled, 3)
-	done := make(chan struct{})
-	var readErr error
-	go func() {
-		defer close(full)
-		for {
-			var buf []T
-			select {
-			case buf = <-free:
-			case <-done:
-				return
-			}
-			n, err := r.Read(buf)
-			if n > 0 {
-				full <- filled{buf, n}
-			} else {
-				free <- buf
-			}
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				if err := rs.rowErr(err); err != nil {
-					readErr = err
-					return
-				}
-			}
-		}
-	}()
-	for f := range full {
-		for i := 0; i < f.n; i++ {
-			add(&f.rows[i])
-		}
-		free <- f.rows
-	}
-	close(done)
-	cerr := r.Close()
-	if readErr != nil {
-		return readErr
-	}
-	return cerr
 }
