@@ -255,7 +255,8 @@ type EpochStats struct {
 	// split has churners only or none (the AUC is undefined).
 	ValChurnAUC float64
 	// ValNextHR3 is the share of validation examples with a next category
-	// whose category is among the three most probable.
+	// whose category is among the three most probable, ties counted
+	// against it (Rank, as in Evaluate).
 	ValNextHR3 float64
 	// Seconds is the wall time of the epoch, validation included.
 	Seconds float64
@@ -609,16 +610,12 @@ func (e *evaluator) run(p *model.Params) evalResult {
 				nextSum += ce
 				l += ce
 				r.nextN++
-				rank := 0
-				for _, v := range row {
-					if v > row[c] {
-						rank++
-					}
-				}
-				if rank < 1 {
+				// Ties count against the true class, as in Evaluate.
+				rank := Rank(row, int(c))
+				if rank <= 1 {
 					hit1++
 				}
-				if rank < 3 {
+				if rank <= 3 {
 					hit3++
 				}
 			}
