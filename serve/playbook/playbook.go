@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -555,7 +556,7 @@ func (c *checker) buildOffers(o *offersYAML, p *Playbook) error {
 			return c.errAt(yamlconf.With(path, "text"), "no offer for %q: want one for each of %s", k, strings.Join(keys, ", "))
 		}
 	}
-	for _, k := range sortedKeys(o.Text) {
+	for _, k := range slices.Sorted(maps.Keys(o.Text)) {
 		if !slices.Contains(keys, k) {
 			return c.errAt(yamlconf.With(path, "text", k), "%q is not a %s: want %s", k, strings.ReplaceAll(o.By, "_", " "), strings.Join(keys, ", "))
 		}
@@ -567,15 +568,6 @@ func (c *checker) buildOffers(o *offersYAML, p *Playbook) error {
 	}
 	p.offers = t
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // parseText parses a stage or offer text. Only {{.Field}} placeholders of
