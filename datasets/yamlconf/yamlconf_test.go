@@ -92,15 +92,14 @@ func TestWithCopies(t *testing.T) {
 
 func TestErrLine(t *testing.T) {
 	var v map[string]any
-	err := yaml.Unmarshal([]byte("a: 1\nb: [\n"), &v)
+	// A mapping value where none may be: yaml.v3 reports "yaml: line 2:
+	// mapping values are not allowed in this context".
+	err := yaml.Unmarshal([]byte("a: 1\nb: c: d\n"), &v)
 	if err == nil {
 		t.Fatal("want a syntax error")
 	}
-	// The unclosed flow sequence is reported by yaml.v3 at line 2 or 3,
-	// depending on where it notices; what matters is that a line is found
-	// and that it matches the message.
-	if got := ErrLine(err); got < 2 || got > 3 {
-		t.Errorf("ErrLine(%q) = %d, want 2 or 3", err, got)
+	if got := ErrLine(err); got != 2 {
+		t.Errorf("ErrLine(%q) = %d, want 2", err, got)
 	}
 	if got := ErrLine(errors.New("no number here")); got != 0 {
 		t.Errorf("ErrLine without a line = %d, want 0", got)
