@@ -2,6 +2,7 @@ package yamlconf
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -126,4 +127,29 @@ func TestWhere(t *testing.T) {
 			t.Errorf("Where(%q, %d, %q) = %q, want %q", c.file, c.line, c.key, got, c.want)
 		}
 	}
+}
+
+// FuzzLine: Line never panics on any tree yaml.v3 builds, for paths of
+// keys and indices taken from the input, and returns 0, a line of the
+// input, or the line just past it (where yaml.v3 puts an empty node at the
+// end, as for "---").
+func FuzzLine(f *testing.F) {
+	f.Add(src, "sources", 1, "file")
+	f.Add("a: &x [1, *x]\n", "a", 1, "b")
+	f.Add("- - - 1\n", "", -1, "")
+	f.Fuzz(func(t *testing.T, in, k1 string, i int, k2 string) {
+		var doc yaml.Node
+		if yaml.Unmarshal([]byte(in), &doc) != nil {
+			return
+		}
+		// YAML line breaks: \n, \r\n, a lone \r, and NEL, LS, PS.
+		lines := 1 + strings.Count(strings.ReplaceAll(in, "\r\n", "\n"), "\n") +
+			strings.Count(strings.ReplaceAll(in, "\r\n", ""), "\r") +
+			strings.Count(in, "\u0085") + strings.Count(in, "\u2028") + strings.Count(in, "\u2029")
+		for _, p := range [][]any{nil, {k1}, {i}, {k1, i}, {k1, i, k2}, {i, k2, i}} {
+			if got := Line(&doc, p); got < 0 || got > lines+1 {
+				t.Errorf("Line(%v) = %d; the input has %d lines", p, got, lines)
+			}
+		}
+	})
 }
