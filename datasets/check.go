@@ -67,13 +67,13 @@ func NewChecker(opts *CheckOptions) *Checker {
 		o.Now = time.Now()
 	}
 	if o.MaxAmount <= 0 {
-		o.MaxAmount = 10_000_000
+		o.MaxAmount = DefaultMaxAmount
 	}
 	if o.MaxDurationMin <= 0 {
-		o.MaxDurationMin = 1440
+		o.MaxDurationMin = DefaultMaxDurationMin
 	}
 	if o.MinTime.IsZero() {
-		o.MinTime = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+		o.MinTime = DefaultMinTime()
 	}
 	return &Checker{
 		now:       o.Now,
@@ -131,7 +131,9 @@ func required(col, s string) *rowFault {
 	return nil
 }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// FormatTime prints an instant as errors show it: RFC 3339 in UTC, with
+// the fraction of a second when there is one.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // instant checks an event or join timestamp: present, not before MinTime,
 // not after Now.
@@ -140,9 +142,9 @@ func (c *Checker) instant(col string, t time.Time) *rowFault {
 	case t.IsZero():
 		return fault(col, "", ErrMissing)
 	case t.Before(c.min):
-		return fault(col, fmtTime(t), fmt.Errorf("%w: before %s", ErrBadTimestamp, fmtTime(c.min)))
+		return fault(col, FormatTime(t), fmt.Errorf("%w: before %s", ErrBadTimestamp, FormatTime(c.min)))
 	case t.After(c.now):
-		return fault(col, fmtTime(t), fmt.Errorf("%w: after %s", ErrFutureTime, fmtTime(c.now)))
+		return fault(col, FormatTime(t), fmt.Errorf("%w: after %s", ErrFutureTime, FormatTime(c.now)))
 	}
 	return nil
 }
@@ -177,8 +179,8 @@ func (c *Checker) Member(file string, row int64, m *Member) error {
 		func() *rowFault { return required("member_id", m.MemberID) },
 		func() *rowFault { return c.instant("joined_at", m.JoinedAt) },
 		func() *rowFault {
-			if y := m.BirthYear; y != 0 && (y < 1900 || y > c.now.Year()) {
-				return fault("birth_year", fmt.Sprint(y), fmt.Errorf("%w: birth year outside 1900 to %d", ErrBadNumber, c.now.Year()))
+			if y := m.BirthYear; y != 0 && (y < MinBirthYear || y > c.now.Year()) {
+				return fault("birth_year", fmt.Sprint(y), fmt.Errorf("%w: birth year outside %d to %d", ErrBadNumber, MinBirthYear, c.now.Year()))
 			}
 			return nil
 		},
@@ -195,13 +197,13 @@ func (c *Checker) Member(file string, row int64, m *Member) error {
 			case m.ContractStart.IsZero():
 				return fault("contract_start", "", ErrMissing)
 			case m.ContractStart.Before(c.min):
-				return fault("contract_start", fmtTime(m.ContractStart), fmt.Errorf("%w: before %s", ErrBadTimestamp, fmtTime(c.min)))
+				return fault("contract_start", FormatTime(m.ContractStart), fmt.Errorf("%w: before %s", ErrBadTimestamp, FormatTime(c.min)))
 			}
 			return nil
 		},
 		func() *rowFault {
 			if !m.ContractEnd.IsZero() && m.ContractEnd.Before(m.ContractStart) {
-				return fault("contract_end", fmtTime(m.ContractEnd), fmt.Errorf("%w: contract_end before contract_start %s", ErrBadTimestamp, fmtTime(m.ContractStart)))
+				return fault("contract_end", FormatTime(m.ContractEnd), fmt.Errorf("%w: contract_end before contract_start %s", ErrBadTimestamp, FormatTime(m.ContractStart)))
 			}
 			return nil
 		},
@@ -230,13 +232,13 @@ func (c *Checker) Course(file string, row int64, co *Course) error {
 		func() *rowFault { return required("name", co.Name) },
 		func() *rowFault { return required("category", co.Category) },
 		func() *rowFault {
-			if co.Weekday < 0 || co.Weekday > 7 {
-				return fault("weekday", fmt.Sprint(co.Weekday), fmt.Errorf("%w: weekday outside 0 to 7", ErrBadNumber))
+			if co.Weekday < 0 || co.Weekday > MaxWeekday {
+				return fault("weekday", fmt.Sprint(co.Weekday), fmt.Errorf("%w: weekday outside 0 to %d", ErrBadNumber, MaxWeekday))
 			}
 			return nil
 		},
 		func() *rowFault {
-			if co.StartTime != "" && !validClock(co.StartTime) {
+			if co.StartTime != "" && !ValidClock(co.StartTime) {
 				return fault("start_time", co.StartTime, fmt.Errorf("%w: want HH:MM from 00:00 to 23:59", ErrBadTimestamp))
 			}
 			return nil
@@ -260,8 +262,9 @@ func (c *Checker) Course(file string, row int64, co *Course) error {
 	return nil
 }
 
-// validClock reports whether s is HH:MM from 00:00 to 23:59.
-func validClock(s string) bool {
+// ValidClock reports whether s is a course start_time: HH:MM from 00:00
+// to 23:59.
+func ValidClock(s string) bool {
 	if len(s) != 5 || s[2] != ':' {
 		return false
 	}
@@ -358,7 +361,7 @@ func (c *Checker) member(id string, ts time.Time) *rowFault {
 		return fault("member_id", id, ErrUnknownMember)
 	}
 	if ts.Unix() < m.joinDay {
-		return fault("ts", fmtTime(ts), fmt.Errorf("%w: joined %s", ErrBeforeJoin, time.Unix(m.joinDay, 0).UTC().Format(time.DateOnly)))
+		return fault("ts", FormatTime(ts), fmt.Errorf("%w: joined %s", ErrBeforeJoin, time.Unix(m.joinDay, 0).UTC().Format(time.DateOnly)))
 	}
 	return nil
 }

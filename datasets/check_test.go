@@ -194,3 +194,22 @@ func TestFNV64a(t *testing.T) {
 		}
 	}
 }
+
+// ValidClock is the start_time rule of Course and of serve's request
+// validation; the cases are the edges of HH:MM from 00:00 to 23:59.
+func TestValidClock(t *testing.T) {
+	cases := []struct {
+		s    string
+		want bool
+	}{
+		{"00:00", true}, {"23:59", true}, {"07:30", true}, {"19:05", true},
+		{"24:00", false}, {"23:60", false}, {"99:99", false},
+		{"7:30", false}, {"07:3", false}, {"07-30", false}, {"07:30:00", false},
+		{"", false}, {"ab:cd", false}, {" 7:30", false}, {"07:3a", false},
+	}
+	for _, c := range cases {
+		if got := ValidClock(c.s); got != c.want {
+			t.Errorf("ValidClock(%q) = %v, want %v", c.s, got, c.want)
+		}
+	}
+}

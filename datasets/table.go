@@ -101,6 +101,19 @@ type CheckOptions struct {
 	MinTime time.Time
 }
 
+// The defaults of CheckOptions and the fixed field limits of a Checker,
+// exported for the other places that check records (serve validates
+// requests by the same rules).
+const (
+	DefaultMaxAmount      = 10_000_000 // CheckOptions.MaxAmount
+	DefaultMaxDurationMin = 1440       // CheckOptions.MaxDurationMin
+	MinBirthYear          = 1900       // birth_year: 0, or MinBirthYear to the year of Now
+	MaxWeekday            = 7          // weekday: 0 (not recorded) to MaxWeekday (Sunday)
+)
+
+// DefaultMinTime returns the default CheckOptions.MinTime, 1990-01-01 UTC.
+func DefaultMinTime() time.Time { return time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC) }
+
 const (
 	defaultBatchRows    = 4096
 	defaultRowGroupRows = 128 * 1024

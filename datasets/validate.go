@@ -44,26 +44,46 @@ func CheckDir(d *Dir, opts *CheckOptions, onBad func(*RowError) error) ([]TableC
 	return counts, nil
 }
 
-// checkTable streams one table through check.
+// checkTable streams one table through check, counting for CheckDir.
 func checkTable[T Record](d *Dir, t Table, required bool, check func(string, int64, *T) error, onBad func(*RowError) error) (TableCount, error) {
-	tc := TableCount{Table: t}
-	path, err := d.Path(t)
-	if errors.Is(err, ErrTableNotFound) && !required {
-		return tc, nil
+	if _, err := d.Path(t); errors.Is(err, ErrTableNotFound) && !required {
+		return TableCount{Table: t}, nil
 	}
+	return CheckTable(d, nil, 0, check, onBad, nil)
+}
+
+// CheckTable streams the table of record type T in d through check (a
+// Checker method), batchRows rows at a time (<= 0: 4096), read with ro
+// (nil: defaults). Each row rejected by the reader or by check goes to
+// onBad; the rows of a batch that pass go to keep (nil: not kept), before
+// the next batch is read. It stops at the first error from onBad or keep,
+// at a check error that is not a *RowError, and at a read error that is not
+// about one row. A missing table is an error (ErrTableNotFound); the
+// caller decides which tables are optional.
+func CheckTable[T Record](d *Dir, ro *ReadOptions, batchRows int, check func(file string, row int64, r *T) error, onBad func(*RowError) error, keep func([]T) error) (TableCount, error) {
+	tc := TableCount{Table: TableOf[T]()}
+	path, err := d.Path(tc.Table)
 	if err != nil {
 		return tc, err
 	}
 	tc.Path = path
-	r, err := OpenDirTable[T](d, nil)
+	r, err := OpenDirTable[T](d, ro)
 	if err != nil {
 		return tc, err
 	}
 	defer r.Close()
-	rows := make([]T, 4096)
+	if batchRows <= 0 {
+		batchRows = 4096
+	}
+	rows := make([]T, batchRows)
+	var good []T
+	if keep != nil {
+		good = make([]T, 0, batchRows)
+	}
 	for {
 		n, err := r.Read(rows)
 		file, first := Position(r)
+		good = good[:0]
 		for i := 0; i < n; i++ {
 			tc.Rows++
 			if cerr := check(file, first+int64(i), &rows[i]); cerr != nil {
@@ -75,10 +95,19 @@ func checkTable[T Record](d *Dir, t Table, required bool, check func(string, int
 				if herr := onBad(re); herr != nil {
 					return tc, herr
 				}
+				continue
+			}
+			if keep != nil {
+				good = append(good, rows[i])
+			}
+		}
+		if len(good) > 0 {
+			if kerr := keep(good); kerr != nil {
+				return tc, kerr
 			}
 		}
 		if err == io.EOF {
-			return tc, nil
+			break
 		}
 		if err != nil {
 			var re *RowError
@@ -92,4 +121,8 @@ func checkTable[T Record](d *Dir, t Table, required bool, check func(string, int
 			}
 		}
 	}
+	if err := r.Close(); err != nil {
+		return tc, fmt.Errorf("close %s: %w", path, err)
+	}
+	return tc, nil
 }

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -101,5 +102,67 @@ func TestCheckDirStops(t *testing.T) {
 	_, err = CheckDir(d, nil, func(*RowError) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("CheckDir = %v after %d calls, want stop after 1", err, calls)
+	}
+}
+
+// TestCheckTableKeep checks that CheckTable hands the good rows of each
+// batch to keep, in order and without the rejected ones, that a missing
+// table is ErrTableNotFound, and that an error from keep stops it.
+func TestCheckTableKeep(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var members []Member
+	// Row 3 has no member_id (the CSV reader rejects it); row 5 has a
+	// birth year before 1900 (the Checker rejects it).
+	for i, id := range []string{"M1", "M2", "", "M4", "M5", "M6"} {
+		m := Member{MemberID: id, JoinedAt: day, HomeClub: "x", ContractType: ContractMonthly, ContractStart: day}
+		if i == 4 {
+			m.BirthYear = 1800
+		}
+		members = append(members, m)
+	}
+	if err := WriteAll(filepath.Join(dir, "members.csv"), members); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAll(filepath.Join(dir, "attendance.csv"), []Attendance{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewChecker(&CheckOptions{Now: day.AddDate(1, 0, 0)})
+	var batches [][]string
+	var bad []int64
+	tc, err := CheckTable(d, nil, 2, c.Member,
+		func(e *RowError) error { bad = append(bad, e.Row); return nil },
+		func(rows []Member) error {
+			var ids []string
+			for _, m := range rows {
+				ids = append(ids, m.MemberID)
+			}
+			batches = append(batches, ids)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reads of 2 rows: M1 M2; the reader's error on row 3 (no rows kept);
+	// M4 and M5, of which M5 fails; M6.
+	if fmt.Sprint(batches) != "[[M1 M2] [M4] [M6]]" || fmt.Sprint(bad) != "[3 5]" || tc.Rows != 6 || tc.Bad != 2 {
+		t.Errorf("batches %v, bad rows %v, count %+v; want [[M1 M2] [M4] [M6]], [3 5], 6 rows 2 bad", batches, bad, tc)
+	}
+
+	if _, err := CheckTable(d, nil, 0, NewChecker(nil).Course, func(*RowError) error { return nil }, nil); !errors.Is(err, ErrTableNotFound) {
+		t.Errorf("CheckTable of a missing courses table = %v, want ErrTableNotFound", err)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	_, err = CheckTable(d, nil, 2, NewChecker(&CheckOptions{Now: day.AddDate(1, 0, 0)}).Member,
+		func(*RowError) error { return nil },
+		func([]Member) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("CheckTable = %v after %d keeps, want stop after 1", err, calls)
 	}
 }

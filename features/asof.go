@@ -326,19 +326,6 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 		return nil, fmt.Errorf("features: members: %w", err)
 	}
 	a.rep.Kept = a.members.len()
-	ar, err := src.Attendance()
-	if err != nil {
-		return nil, fmt.Errorf("features: attendance: %w", err)
-	}
-	tr, err := src.Transactions()
-	if err != nil {
-		ar.Close()
-		return nil, fmt.Errorf("features: transactions: %w", err)
-	}
-	var wg sync.WaitGroup
-	var aErr, tErr error
-	rsA, rsT := &readStats{strict: o.Strict}, &readStats{strict: o.Strict}
-	var txLeftOut, txUnknown int64
 	// Attendance is most of the events: its rows are decoded on one
 	// goroutine and aggregated on parts, each for the members whose index
 	// is its number modulo parts.
@@ -351,33 +338,19 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 		_  [64]byte
 	}
 	cons := make([]consumer, parts)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for k := range cons {
-			cons[k].c.clk = newClock(a.f.loc)
-		}
-		aErr = pumpSplit(ar, o.BatchRows, rsA, int(parts), func(k int, x *datasets.Attendance) {
+	for k := range cons {
+		cons[k].c.clk = newClock(a.f.loc)
+	}
+	var txLeftOut, txUnknown int64
+	txCache := &sideCache{clk: newClock(a.f.loc)}
+	err = readEvents(src, o.BatchRows, rs, int(parts),
+		func(k int, x *datasets.Attendance) {
 			a.addAttendance(x, &cons[k].c, &cons[k].st, int32(k), parts)
-		})
-	}()
-	if tr != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &sideCache{clk: newClock(a.f.loc)}
-			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) { a.addTransaction(x, c, &txLeftOut, &txUnknown) })
-		}()
+		},
+		func(_ int, x *datasets.Transaction) { a.addTransaction(x, txCache, &txLeftOut, &txUnknown) })
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if aErr != nil {
-		return nil, fmt.Errorf("features: attendance: %w", aErr)
-	}
-	if tErr != nil {
-		return nil, fmt.Errorf("features: transactions: %w", tErr)
-	}
-	rs.merge(rsA)
-	rs.merge(rsT)
 	a.rep.LeftOut += txLeftOut
 	a.rep.UnknownMember += txUnknown
 	for _, cn := range cons {
@@ -392,11 +365,12 @@ func ReadAsOf(src Source, spec *FeatureSpec, t, before time.Time, opts *AsOfOpti
 	return a, nil
 }
 
-// pumpSplit reads r on one goroutine and hands every batch of rows to n
+// pump reads r on one goroutine and hands every batch of rows to n
 // consumer goroutines, each of which calls add(k, row) for every row of
 // every batch (k is its number); a batch is reused once all n are done
-// with it. It closes r.
-func pumpSplit[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, n int, add func(k int, row *T)) error {
+// with it. It closes r. With n = 1 it is a plain decode/aggregate
+// pipeline.
+func pump[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, n int, add func(k int, row *T)) error {
 	type filled struct {
 		rows []T
 		n    int

@@ -234,47 +234,14 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 	// Attendance and transactions fill separate halves of the member state,
 	// so they are read concurrently, each with a decoding and an
 	// aggregating goroutine.
-	ar, err := src.Attendance()
+	err = readEvents(src, o.BatchRows, rs, 1,
+		func(_ int, a *datasets.Attendance) {
+			_ = b.AddAttendance(a) // unknown members are counted by the builder
+		},
+		func(_ int, x *datasets.Transaction) { _ = b.AddTransaction(x) })
 	if err != nil {
-		return nil, fmt.Errorf("features: attendance: %w", err)
+		return nil, err
 	}
-	tr, err := src.Transactions()
-	if err != nil {
-		if ar != nil {
-			ar.Close()
-		}
-		return nil, fmt.Errorf("features: transactions: %w", err)
-	}
-	var wg sync.WaitGroup
-	var aErr, tErr error
-	rsA, rsT := &readStats{strict: o.Strict}, &readStats{strict: o.Strict}
-	if ar != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			aErr = pump(ar, o.BatchRows, rsA, func(a *datasets.Attendance) {
-				_ = b.AddAttendance(a) // unknown members are counted by the builder
-			})
-		}()
-	}
-	if tr != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tErr = pump(tr, o.BatchRows, rsT, func(x *datasets.Transaction) {
-				_ = b.AddTransaction(x)
-			})
-		}()
-	}
-	wg.Wait()
-	if aErr != nil {
-		return nil, fmt.Errorf("features: attendance: %w", aErr)
-	}
-	if tErr != nil {
-		return nil, fmt.Errorf("features: transactions: %w", tErr)
-	}
-	rs.merge(rsA)
-	rs.merge(rsT)
 	rep.Attendance, rep.Transactions = b.att.n, b.tx.n
 	rep.Rejected, rep.RejectedSamples = rs.rejected, rs.samples
 	rep.UnknownMember = b.att.unknownMember + b.tx.unknownMember
@@ -455,6 +422,51 @@ type readStats struct {
 	samples  []string
 }
 
+// readEvents streams the attendance and transactions of src concurrently,
+// each through pump: attendance to attParts consumers calling addAtt,
+// transactions to one calling addTx (k = 0). The row errors they skip are merged
+// into rs. Either table may be absent (a nil Reader).
+func readEvents(src Source, batch int, rs *readStats, attParts int, addAtt func(k int, a *datasets.Attendance), addTx func(k int, x *datasets.Transaction)) error {
+	ar, err := src.Attendance()
+	if err != nil {
+		return fmt.Errorf("features: attendance: %w", err)
+	}
+	tr, err := src.Transactions()
+	if err != nil {
+		if ar != nil {
+			ar.Close()
+		}
+		return fmt.Errorf("features: transactions: %w", err)
+	}
+	var wg sync.WaitGroup
+	var aErr, tErr error
+	rsA, rsT := &readStats{strict: rs.strict}, &readStats{strict: rs.strict}
+	if ar != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			aErr = pump(ar, batch, rsA, attParts, addAtt)
+		}()
+	}
+	if tr != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tErr = pump(tr, batch, rsT, 1, addTx)
+		}()
+	}
+	wg.Wait()
+	if aErr != nil {
+		return fmt.Errorf("features: attendance: %w", aErr)
+	}
+	if tErr != nil {
+		return fmt.Errorf("features: transactions: %w", tErr)
+	}
+	rs.merge(rsA)
+	rs.merge(rsT)
+	return nil
+}
+
 func (rs *readStats) merge(o *readStats) {
 	rs.rejected += o.rejected
 	for _, s := range o.samples {
@@ -502,58 +514,4 @@ func readAll[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, 
 			}
 		}
 	}
-}
-
-// pump reads r on one goroutine and calls add for each row on another, with
-// three batches in rotation, and closes r.
-func pump[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, add func(*T)) error {
-	type filled struct {
-		rows []T
-		n    int
-	}
-	free := make(chan []T, 3)
-	for i := 0; i < 3; i++ {
-		free <- make([]T, batch)
-	}
-	full := make(chan filled, 3)
-	done := make(chan struct{})
-	var readErr error
-	go func() {
-		defer close(full)
-		for {
-			var buf []T
-			select {
-			case buf = <-free:
-			case <-done:
-				return
-			}
-			n, err := r.Read(buf)
-			if n > 0 {
-				full <- filled{buf, n}
-			} else {
-				free <- buf
-			}
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				if err := rs.rowErr(err); err != nil {
-					readErr = err
-					return
-				}
-			}
-		}
-	}()
-	for f := range full {
-		for i := 0; i < f.n; i++ {
-			add(&f.rows[i])
-		}
-		free <- f.rows
-	}
-	close(done)
-	cerr := r.Close()
-	if readErr != nil {
-		return readErr
-	}
-	return cerr
 }

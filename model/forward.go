@@ -29,43 +29,63 @@ func (p *Params) Forward(b *Batch, out *Output) error {
 // ForwardWith is Forward with the caller's scratch memory: once ws has seen a
 // batch as big as b it allocates nothing.
 func (p *Params) ForwardWith(ws *Workspace, b *Batch, out *Output) error {
-	cfg := p.Config
-	n, err := b.checkInputs(cfg)
+	n, err := b.checkInputs(p.Config)
 	if err != nil {
 		return err
 	}
-	T, F, H, C := cfg.Steps, cfg.Inputs, cfg.Hidden, cfg.Classes
-	h4 := 4 * H
+	ws.reset(&p.Config, n)
+	for t := 0; t < p.Config.Steps; t++ {
+		p.step(ws, b, t, n, 0, 1)
+	}
+	p.heads(ws, b, n, out)
+	return nil
+}
+
+// reset sizes ws for n rows and zeroes the LSTM states.
+func (ws *Workspace) reset(cfg *Config, n int) {
+	H := cfg.Hidden
 	for l := 0; l < cfg.Layers; l++ {
 		ws.h[l] = zero(grow(ws.h[l], n*H))
 		ws.c[l] = zero(grow(ws.c[l], n*H))
 	}
-	ws.z = grow(ws.z, n*h4)
+	ws.z = grow(ws.z, n*4*H)
 	ws.tc = grow(ws.tc, n*H)
 	ws.mask = grow(ws.mask, n)
-	for t := 0; t < T; t++ {
-		live := false
-		for r := 0; r < n; r++ {
-			ws.mask[r] = b.Mask[r*T+t]
-			live = live || ws.mask[r] != 0
-		}
-		if !live {
-			continue // every state carries through unchanged
-		}
-		in, ldin, width := b.X[t*F:], T*F, F
-		for l := range p.Layers {
-			lp := &p.Layers[l]
-			z := ws.z
-			for r := 0; r < n; r++ {
-				copy(z[r*h4:(r+1)*h4], lp.B)
-			}
-			gemm(false, false, n, h4, width, in, ldin, lp.Wx, h4, 1, z, h4)
-			gemm(false, false, n, h4, H, ws.h[l], H, lp.Wh, h4, 1, z, h4)
-			cellForward(n, H, z, ws.mask, ws.h[l], ws.c[l], ws.h[l], ws.c[l], ws.tc)
-			in, ldin, width = ws.h[l], H, H
-		}
+}
+
+// step runs week t through every layer for m rows of b, whose first row is
+// row0 and which are stride rows apart in b; their states are the first m
+// rows of ws.h and ws.c.
+func (p *Params) step(ws *Workspace, b *Batch, t, m, row0, stride int) {
+	T, F, H := p.Config.Steps, p.Config.Inputs, p.Config.Hidden
+	h4 := 4 * H
+	live := false
+	for r := 0; r < m; r++ {
+		ws.mask[r] = b.Mask[(row0+r*stride)*T+t]
+		live = live || ws.mask[r] != 0
 	}
-	// Heads: v = [h_T, static], out = v·WOut + BOut.
+	if !live {
+		return // every state carries through unchanged
+	}
+	in, ldin, width := b.X[row0*T*F+t*F:], stride*T*F, F
+	for l := range p.Layers {
+		lp := &p.Layers[l]
+		z := ws.z
+		for r := 0; r < m; r++ {
+			copy(z[r*h4:(r+1)*h4], lp.B)
+		}
+		gemm(false, false, m, h4, width, in, ldin, lp.Wx, h4, 1, z, h4)
+		gemm(false, false, m, h4, H, ws.h[l], H, lp.Wh, h4, 1, z, h4)
+		cellForward(m, H, z, ws.mask, ws.h[l], ws.c[l], ws.h[l], ws.c[l], ws.tc)
+		in, ldin, width = ws.h[l], H, H
+	}
+}
+
+// heads computes the outputs of the n rows from the top layer's state:
+// v = [h_T, static], out = v·WOut + BOut.
+func (p *Params) heads(ws *Workspace, b *Batch, n int, out *Output) {
+	cfg := &p.Config
+	H, C := cfg.Hidden, cfg.Classes
 	D, S, O := cfg.head(), cfg.Static, cfg.outputs()
 	top := ws.h[cfg.Layers-1]
 	ws.v = grow(ws.v, n*D)
@@ -81,7 +101,6 @@ func (p *Params) ForwardWith(ws *Workspace, b *Batch, out *Output) error {
 		copy(out.ClassLogits[r*C:(r+1)*C], z[r*O:r*O+C])
 		out.ChurnLogit[r] = z[r*O+C]
 	}
-	return nil
 }
 
 // zero sets every element of s to 0 and returns it.

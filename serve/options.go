@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"retain/datasets"
 )
 
 // Options configures a Server. A zero field takes its default, stated in
@@ -83,7 +85,8 @@ type Options struct {
 	// Default 20,000.
 	MaxHistoryEvents int
 	// MaxAmount is the largest absolute transaction amount accepted, in
-	// minor units, as in datasets.CheckOptions. Default 10,000,000.
+	// minor units, as in datasets.CheckOptions. Default 10,000,000
+	// (datasets.DefaultMaxAmount).
 	MaxAmount int64
 	// MaxClockSkew is how far past the server's clock a timestamp may be
 	// before it counts as in the future. Default 5 minutes.
@@ -127,7 +130,7 @@ func DefaultOptions() Options {
 		MaxStreamMembers:     100_000,
 		MaxIngestRecords:     10_000,
 		MaxHistoryEvents:     20_000,
-		MaxAmount:            10_000_000,
+		MaxAmount:            datasets.DefaultMaxAmount,
 		MaxClockSkew:         5 * time.Minute,
 		RequestTimeout:       30 * time.Second,
 		ShutdownTimeout:      10 * time.Second,

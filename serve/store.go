@@ -30,7 +30,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -592,62 +591,35 @@ type loader struct {
 	rep *LoadReport
 }
 
-// loadTable streams one table of l.d through check into the store; set
-// puts the good rows of a batch into a Batch.
+// loadTable streams one table of l.d through check into the store
+// (datasets.CheckTable); set puts the good rows of a batch into a Batch.
 func loadTable[T datasets.Record](l *loader, check func(file string, row int64, r *T) error, set func(*Batch, []T)) error {
 	table := datasets.TableOf[T]()
-	r, err := datasets.OpenDirTable[T](l.d, l.o.Read)
-	if errors.Is(err, datasets.ErrTableNotFound) && (table == datasets.TableCourses || table == datasets.TableTransactions) {
+	if _, err := l.d.Path(table); errors.Is(err, datasets.ErrTableNotFound) && (table == datasets.TableCourses || table == datasets.TableTransactions) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("serve: load: %w", err)
-	}
-	defer r.Close()
-	buf := make([]T, l.o.BatchRows)
-	good := make([]T, 0, l.o.BatchRows)
-	reject := func(err error) error {
-		var re *datasets.RowError
-		if l.o.Quarantine == nil || !errors.As(err, &re) {
-			return fmt.Errorf("serve: load %s: %w", table, err)
+	var quarantineErr error
+	reject := func(re *datasets.RowError) error {
+		if l.o.Quarantine == nil {
+			return re
 		}
 		l.rep.Rejected++
 		if err := l.o.Quarantine.Add(re); err != nil {
-			return fmt.Errorf("serve: load %s: quarantine: %w", table, err)
+			quarantineErr = err
+			return err
 		}
 		return nil
 	}
-	for {
-		n, rerr := r.Read(buf)
-		file, row := datasets.Position(r)
-		good = good[:0]
-		for i := range buf[:n] {
-			if err := check(file, row+int64(i), &buf[i]); err != nil {
-				if err := reject(err); err != nil {
-					return err
-				}
-				continue
-			}
-			good = append(good, buf[i])
-		}
-		if len(good) > 0 {
-			if err := putRows(l, good, set); err != nil {
-				return fmt.Errorf("serve: load %s: %w", table, err)
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			if err := reject(rerr); err != nil {
-				return err
-			}
-		}
+	_, err := datasets.CheckTable(l.d, l.o.Read, l.o.BatchRows, check, reject, func(good []T) error {
+		return putRows(l, good, set)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case quarantineErr != nil:
+		return fmt.Errorf("serve: load %s: quarantine: %w", table, err)
 	}
-	if err := r.Close(); err != nil {
-		return fmt.Errorf("serve: load %s: %w", table, err)
-	}
-	return nil
+	return fmt.Errorf("serve: load %s: %w", table, err)
 }
 
 // putRows stores rows, checked already, in one write transaction.

@@ -13,7 +13,7 @@ import (
 // daylight saving time a session keeps its local clock time; a start time
 // that the change skips is moved as time.Date moves it.
 func nextSessions(c *datasets.Course, after time.Time, loc *time.Location, n int) []time.Time {
-	if c.Weekday < 1 || c.Weekday > 7 || !validClock(c.StartTime) || n <= 0 {
+	if c.Weekday < 1 || c.Weekday > 7 || !datasets.ValidClock(c.StartTime) || n <= 0 {
 		return nil
 	}
 	hh := int(c.StartTime[0]-'0')*10 + int(c.StartTime[1]-'0')

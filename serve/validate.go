@@ -34,9 +34,6 @@ const (
 	maxViolations = 20
 )
 
-// minTime is the earliest timestamp accepted, as in datasets.CheckOptions.
-var minTime = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // limits are the Options that validation needs, and the instant after
 // which a timestamp is in the future.
 type limits struct {
@@ -66,7 +63,7 @@ func (o *Options) limits() *limits {
 		maxHistory:     o.MaxHistoryEvents,
 		maxAmount:      o.MaxAmount,
 		currentYear:    now.UTC().Year(),
-		minTime:        minTime,
+		minTime:        datasets.DefaultMinTime(),
 		maxViolations:  maxViolations,
 		maxTextBytes:   maxTextBytes,
 		maxIDBytes:     MaxIDBytes,
@@ -166,16 +163,14 @@ func (v *violations) instant(field string, t *timestamppb.Timestamp, required, n
 	at := t.AsTime()
 	switch {
 	case at.Before(v.lim.minTime):
-		v.add(field, "%s is before %s", fmtTime(at), fmtTime(v.lim.minTime))
+		v.add(field, "%s is before %s", datasets.FormatTime(at), datasets.FormatTime(v.lim.minTime))
 		return time.Time{}
 	case notFuture && at.After(v.lim.latest):
-		v.add(field, "%s is in the future", fmtTime(at))
+		v.add(field, "%s is in the future", datasets.FormatTime(at))
 		return time.Time{}
 	}
 	return at
 }
-
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // enum checks a required enum: not 0 (UNSPECIFIED), and one of names.
 func (v *violations) enum(field string, x int32, names map[int32]string) {
@@ -200,8 +195,8 @@ func (v *violations) member(field string, m *retainv1.Member) {
 	}
 	v.id(field+".member_id", m.GetMemberId(), true)
 	v.instant(field+".joined_at", m.GetJoinedAt(), true, true)
-	if y := int(m.GetBirthYear()); y != 0 && (y < 1900 || y > v.lim.currentYear) {
-		v.add(field+".birth_year", "%d outside 1900 to %d (0 = not recorded)", y, v.lim.currentYear)
+	if y := int(m.GetBirthYear()); y != 0 && (y < datasets.MinBirthYear || y > v.lim.currentYear) {
+		v.add(field+".birth_year", "%d outside %d to %d (0 = not recorded)", y, datasets.MinBirthYear, v.lim.currentYear)
 	}
 	if g := m.GetGender(); g != "" && !slices.Contains(v.lim.allowedGenders, g) {
 		v.add(field+".gender", "%q is not one of %q (or empty)", shorten(g), v.lim.allowedGenders)
@@ -211,7 +206,7 @@ func (v *violations) member(field string, m *retainv1.Member) {
 	start := v.instant(field+".contract_start", m.GetContractStart(), true, false)
 	end := v.instant(field+".contract_end", m.GetContractEnd(), false, false)
 	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		v.add(field+".contract_end", "%s is before contract_start %s", fmtTime(end), fmtTime(start))
+		v.add(field+".contract_end", "%s is before contract_start %s", datasets.FormatTime(end), datasets.FormatTime(start))
 	}
 	v.text(field+".channel", m.GetChannel(), false)
 }
@@ -226,10 +221,10 @@ func (v *violations) course(field string, c *retainv1.Course) {
 	v.text(field+".category", c.GetCategory(), true)
 	v.text(field+".coach", c.GetCoach(), false)
 	v.text(field+".club", c.GetClub(), false)
-	if d := c.GetWeekday(); d < 0 || d > 7 {
-		v.add(field+".weekday", "%d outside 0 to 7", d)
+	if d := c.GetWeekday(); d < 0 || d > datasets.MaxWeekday {
+		v.add(field+".weekday", "%d outside 0 to %d", d, datasets.MaxWeekday)
 	}
-	if s := c.GetStartTime(); s != "" && !validClock(s) {
+	if s := c.GetStartTime(); s != "" && !datasets.ValidClock(s) {
 		v.add(field+".start_time", "%q is not HH:MM from 00:00 to 23:59", shorten(s))
 	}
 	if c.GetCapacity() < 0 {
@@ -246,8 +241,8 @@ func (v *violations) attendance(field string, a *retainv1.Attendance) {
 	v.id(field+".member_id", a.GetMemberId(), true)
 	v.instant(field+".ts", a.GetTs(), true, true)
 	v.id(field+".course_id", a.GetCourseId(), false)
-	if d := a.GetDurationMin(); d < 0 || d > 1440 {
-		v.add(field+".duration_min", "%d outside 0 to 1440", d)
+	if d := a.GetDurationMin(); d < 0 || d > datasets.DefaultMaxDurationMin {
+		v.add(field+".duration_min", "%d outside 0 to %d", d, datasets.DefaultMaxDurationMin)
 	}
 	v.enum(field+".source", int32(a.GetSource()), retainv1.Source_name)
 }
@@ -270,19 +265,6 @@ func (v *violations) transaction(field string, t *retainv1.Transaction) {
 	case kind != retainv1.TransactionKind_TRANSACTION_KIND_REFUND && amt < 0:
 		v.add(field+".amount", "%d: only a refund may be negative", amt)
 	}
-}
-
-// validClock reports whether s is HH:MM from 00:00 to 23:59.
-func validClock(s string) bool {
-	if len(s) != 5 || s[2] != ':' {
-		return false
-	}
-	for _, i := range []int{0, 1, 3, 4} {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return (s[0]-'0')*10+(s[1]-'0') < 24 && (s[3]-'0')*10+(s[4]-'0') < 60
 }
 
 func shorten(s string) string {
@@ -399,7 +381,7 @@ func (v *violations) history(field string, h *retainv1.MemberHistory) {
 			v.add(f+".member_id", "%q is not the history's member %q", shorten(memberID), shorten(id))
 		}
 		if t != nil && t.CheckValid() == nil && !joinDay.IsZero() && t.AsTime().Before(joinDay) {
-			v.add(f+".ts", "%s is before the member joined (%s)", fmtTime(t.AsTime()), joinDay.Format(time.DateOnly))
+			v.add(f+".ts", "%s is before the member joined (%s)", datasets.FormatTime(t.AsTime()), joinDay.Format(time.DateOnly))
 		}
 	}
 	ids := make([]string, 0, max(na, nt))

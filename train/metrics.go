@@ -355,12 +355,13 @@ func safeRatio(a, b int) float64 {
 //
 // so a category tied with the true one is ranked ahead of it and a constant
 // score ranks the truth last. A NaN score counts as ranked ahead. It panics
-// if truth is out of range.
-func Rank(scores []float64, truth int) int {
+// if truth is out of range. Evaluate and the validation HR@k of training
+// both rank by it.
+func Rank[S ~float32 | ~float64](scores []S, truth int) int {
 	s := scores[truth]
 	r := 1
 	for j, v := range scores {
-		if j != truth && (v >= s || math.IsNaN(v) || math.IsNaN(s)) {
+		if j != truth && (v >= s || v != v || s != s) { // x != x: x is NaN
 			r++
 		}
 	}

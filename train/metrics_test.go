@@ -236,6 +236,24 @@ func TestRank(t *testing.T) {
 			t.Errorf("Rank(%v, %d) = %d, want %d", tc.scores, tc.truth, got, tc.want)
 		}
 	}
+	// float32 logits, as training's validation ranks them; a NaN counts as
+	// ranked ahead, and a NaN true score is ranked behind everything.
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		scores []float32
+		truth  int
+		want   int
+	}{
+		{[]float32{1, 3, 2}, 1, 1},
+		{[]float32{3, 3, 2}, 0, 2},
+		{[]float32{0, 0, 0, 0}, 3, 4},
+		{[]float32{nan, 3, 2}, 1, 2},
+		{[]float32{1, nan, 2}, 1, 3},
+	} {
+		if got := Rank(tc.scores, tc.truth); got != tc.want {
+			t.Errorf("Rank(%v, %d) = %d, want %d", tc.scores, tc.truth, got, tc.want)
+		}
+	}
 }
 
 func TestRankSummary(t *testing.T) {

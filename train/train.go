@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -148,45 +149,23 @@ func (o *Options) withDefaults() Options {
 		o = &d
 	}
 	r := *o
-	if r.Hidden == 0 {
-		r.Hidden = d.Hidden
-	}
-	if r.Layers == 0 {
-		r.Layers = d.Layers
-	}
-	if r.Engine == "" {
-		r.Engine = d.Engine
-	}
-	if r.BatchSize == 0 {
-		r.BatchSize = d.BatchSize
-	}
-	if r.Epochs == 0 {
-		r.Epochs = d.Epochs
-	}
-	if r.Patience == 0 {
-		r.Patience = d.Patience
-	}
-	if r.LearningRate == 0 {
-		r.LearningRate = d.LearningRate
-	}
-	if r.ClipNorm == 0 {
-		r.ClipNorm = d.ClipNorm
-	}
+	r.Hidden = cmp.Or(r.Hidden, d.Hidden)
+	r.Layers = cmp.Or(r.Layers, d.Layers)
+	r.Engine = cmp.Or(r.Engine, d.Engine)
+	r.BatchSize = cmp.Or(r.BatchSize, d.BatchSize)
+	r.Epochs = cmp.Or(r.Epochs, d.Epochs)
+	r.Patience = cmp.Or(r.Patience, d.Patience)
+	r.LearningRate = cmp.Or(r.LearningRate, d.LearningRate)
+	r.ClipNorm = cmp.Or(r.ClipNorm, d.ClipNorm)
 	switch {
 	case r.L2 == 0:
 		r.L2 = d.L2
 	case r.L2 < 0:
 		r.L2 = 0
 	}
-	if r.ChurnWeight == 0 {
-		r.ChurnWeight = d.ChurnWeight
-	}
-	if r.Calibration == "" {
-		r.Calibration = d.Calibration
-	}
-	if r.Workers == 0 {
-		r.Workers = d.Workers
-	}
+	r.ChurnWeight = cmp.Or(r.ChurnWeight, d.ChurnWeight)
+	r.Calibration = cmp.Or(r.Calibration, d.Calibration)
+	r.Workers = cmp.Or(r.Workers, d.Workers)
 	if r.Now == nil {
 		r.Now = time.Now
 	}
@@ -255,7 +234,8 @@ type EpochStats struct {
 	// split has churners only or none (the AUC is undefined).
 	ValChurnAUC float64
 	// ValNextHR3 is the share of validation examples with a next category
-	// whose category is among the three most probable.
+	// whose category is among the three most probable, ties counted
+	// against it (Rank, as in Evaluate).
 	ValNextHR3 float64
 	// Seconds is the wall time of the epoch, validation included.
 	Seconds float64
@@ -609,16 +589,12 @@ func (e *evaluator) run(p *model.Params) evalResult {
 				nextSum += ce
 				l += ce
 				r.nextN++
-				rank := 0
-				for _, v := range row {
-					if v > row[c] {
-						rank++
-					}
-				}
-				if rank < 1 {
+				// Ties count against the true class, as in Evaluate.
+				rank := Rank(row, int(c))
+				if rank <= 1 {
 					hit1++
 				}
-				if rank < 3 {
+				if rank <= 3 {
 					hit3++
 				}
 			}

@@ -606,3 +606,31 @@ func BenchmarkTrainEpoch(b *testing.B) {
 		})
 	}
 }
+
+// TestValidationHRTiesPessimistic: the validation HR@k of training breaks
+// ties against the true class, as Evaluate (Rank) does. A model whose
+// output layer is all zero gives every class the same logit, so the true
+// class ranks last (C) in every example: HR@1 = 0 and, with more than 3
+// classes, HR@3 = 0. (Counting only strictly higher logits would give 1 and
+// 1.)
+func TestValidationHRTiesPessimistic(t *testing.T) {
+	path := trFixture(t, 200, 40, 8)
+	d, err := loadData(path, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.C <= 3 {
+		t.Fatalf("fixture has %d categories; the test needs more than 3", d.C)
+	}
+	cfg := model.Config{Steps: d.T, Inputs: d.F, Static: d.S, Hidden: 4, Classes: d.C}.WithDefaults()
+	p := model.NewParams(cfg, rand.NewPCG(1, 2))
+	clear(p.WOut)
+	clear(p.BOut)
+	r := newEvaluator(d, &d.val, cfg).run(p)
+	if r.nextN == 0 {
+		t.Fatal("no validation example has a next category")
+	}
+	if r.hr1 != 0 || r.hr3 != 0 {
+		t.Errorf("constant class logits: HR@1 %v, HR@3 %v over %d examples; want 0 and 0", r.hr1, r.hr3, r.nextN)
+	}
+}

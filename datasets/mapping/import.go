@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -526,11 +527,7 @@ const derivedCoursesFile = "(courses derived from visits)"
 // writeDerivedCourses writes the courses collected from the visits, sorted
 // by id.
 func (im *importer) writeDerivedCourses() error {
-	ids := make([]string, 0, len(im.derivedCourses))
-	for id := range im.derivedCourses {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(im.derivedCourses))
 	for i, id := range ids {
 		c := im.derivedCourses[id]
 		if err := im.check.Course(derivedCoursesFile, int64(i+1), c); err != nil {
@@ -549,11 +546,7 @@ func (im *importer) writeDerivedCourses() error {
 }
 
 func (im *importer) writeDerived() error {
-	ids := make([]string, 0, len(im.derived))
-	for id := range im.derived {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(im.derived))
 	for i, id := range ids {
 		st := im.derived[id]
 		m := *st.attrs

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // IANA zones even where the system has no zoneinfo
@@ -17,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"retain/datasets"
+	"retain/datasets/yamlconf"
 )
 
 // maxMinorUnits is the largest accepted minor_units.
@@ -220,14 +219,7 @@ type MappingError struct {
 }
 
 func (e *MappingError) Error() string {
-	where := e.File
-	if e.Line > 0 {
-		where += ":" + strconv.Itoa(e.Line)
-	}
-	if e.Key != "" {
-		where += ": " + e.Key
-	}
-	return "mapping: " + where + ": " + e.Err.Error()
+	return "mapping: " + yamlconf.Where(e.File, e.Line, e.Key) + ": " + e.Err.Error()
 }
 
 func (e *MappingError) Unwrap() error { return e.Err }
@@ -261,7 +253,7 @@ func Parse(data []byte, name string) (m *Mapping, err error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &MappingError{File: name, Line: yamlLine(err), Err: err}
+		return nil, &MappingError{File: name, Line: yamlconf.ErrLine(err), Err: err}
 	}
 	if len(root.Content) == 0 {
 		return nil, &MappingError{File: name, Err: errors.New("empty mapping")}
@@ -270,7 +262,7 @@ func Parse(data []byte, name string) (m *Mapping, err error) {
 	dec.KnownFields(true)
 	m = new(Mapping)
 	if err := dec.Decode(m); err != nil {
-		return nil, &MappingError{File: name, Line: yamlLine(err), Err: err}
+		return nil, &MappingError{File: name, Line: yamlconf.ErrLine(err), Err: err}
 	}
 	m.file = name
 	m.root = &root
@@ -278,17 +270,6 @@ func Parse(data []byte, name string) (m *Mapping, err error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`line ([0-9]+)`)
-
-// yamlLine returns the first line number a YAML error mentions, or 0.
-func yamlLine(err error) int {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	return 0
 }
 
 // readLimited reads r to the end, failing when it holds more than n bytes.
@@ -303,69 +284,8 @@ func readLimited(r io.Reader, n int64) ([]byte, error) {
 	return data, nil
 }
 
-// lineOf returns the line of the node at key path p ("sources", 0, "kind"),
-// or of the deepest node found on the way.
-func (m *Mapping) lineOf(p []any) int {
-	n := m.root
-	if n == nil {
-		return 0
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, k := range p {
-		for n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		var next *yaml.Node
-		switch k := k.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						line = n.Content[i].Line
-						next = n.Content[i+1]
-						break
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
-				next = n.Content[k]
-				line = next.Line
-			}
-		}
-		if next == nil {
-			break
-		}
-		n = next
-	}
-	return line
-}
-
-func keyString(p []any) string {
-	var b strings.Builder
-	for _, k := range p {
-		switch k := k.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", k)
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			fmt.Fprint(&b, k)
-		}
-	}
-	return b.String()
-}
-
 func (m *Mapping) errAt(p []any, format string, args ...any) error {
-	return &MappingError{File: m.file, Line: m.lineOf(p), Key: keyString(p), Err: fmt.Errorf(format, args...)}
-}
-
-func with(p []any, k ...any) []any {
-	return append(append([]any(nil), p...), k...)
+	return &MappingError{File: m.file, Line: yamlconf.Line(m.root, p), Key: yamlconf.Path(p), Err: fmt.Errorf(format, args...)}
 }
 
 // Kinds of canonical field, for checking a mapping.
@@ -450,56 +370,56 @@ func loadZone(name string) (*time.Location, error) {
 
 func (m *Mapping) checkSource(s *Source, p []any) error {
 	if s.Name == "" {
-		s.Name = keyString(p)
+		s.Name = yamlconf.Path(p)
 	}
 	if s.Match == "" {
 		s.Match = "*"
 	}
 	if _, err := path.Match(s.Match, ""); err != nil {
-		return m.errAt(with(p, "match"), "bad glob %q: %v", s.Match, err)
+		return m.errAt(yamlconf.With(p, "match"), "bad glob %q: %v", s.Match, err)
 	}
 	switch s.Format {
 	case FormatCSV, FormatTSV, FormatWhitespace:
 	case FormatParquet:
 		switch {
 		case s.Delimiter != "":
-			return m.errAt(with(p, "delimiter"), "not used with format parquet")
+			return m.errAt(yamlconf.With(p, "delimiter"), "not used with format parquet")
 		case s.Header != nil:
-			return m.errAt(with(p, "header"), "not used with format parquet")
+			return m.errAt(yamlconf.With(p, "header"), "not used with format parquet")
 		case len(s.Columns) > 0:
-			return m.errAt(with(p, "columns"), "not used with format parquet")
+			return m.errAt(yamlconf.With(p, "columns"), "not used with format parquet")
 		case s.SkipLines != 0:
-			return m.errAt(with(p, "skip_lines"), "not used with format parquet")
+			return m.errAt(yamlconf.With(p, "skip_lines"), "not used with format parquet")
 		case s.Encoding != "":
-			return m.errAt(with(p, "encoding"), "not used with format parquet")
+			return m.errAt(yamlconf.With(p, "encoding"), "not used with format parquet")
 		}
 	case "":
-		return m.errAt(with(p, "format"), "missing (want csv, tsv, whitespace or parquet)")
+		return m.errAt(yamlconf.With(p, "format"), "missing (want csv, tsv, whitespace or parquet)")
 	default:
-		return m.errAt(with(p, "format"), "unknown format %q (want csv, tsv, whitespace or parquet)", s.Format)
+		return m.errAt(yamlconf.With(p, "format"), "unknown format %q (want csv, tsv, whitespace or parquet)", s.Format)
 	}
 	if s.Delimiter != "" {
 		if s.Format != FormatCSV {
-			return m.errAt(with(p, "delimiter"), "only used with format csv")
+			return m.errAt(yamlconf.With(p, "delimiter"), "only used with format csv")
 		}
 		if r := []rune(s.Delimiter); len(r) != 1 || r[0] == '"' || r[0] == '\r' || r[0] == '\n' || r[0] == 0xFFFD {
-			return m.errAt(with(p, "delimiter"), "want one character other than a quote or a line break, got %q", s.Delimiter)
+			return m.errAt(yamlconf.With(p, "delimiter"), "want one character other than a quote or a line break, got %q", s.Delimiter)
 		}
 	}
 	if s.SkipLines < 0 {
-		return m.errAt(with(p, "skip_lines"), "negative")
+		return m.errAt(yamlconf.With(p, "skip_lines"), "negative")
 	}
 	if s.Header != nil && !*s.Header && len(s.Columns) == 0 {
-		return m.errAt(with(p, "columns"), "header: false needs the column names in columns")
+		return m.errAt(yamlconf.With(p, "columns"), "header: false needs the column names in columns")
 	}
 	seen := map[string]bool{}
 	for i, c := range s.Columns {
 		c = strings.TrimSpace(c)
 		if c == "" {
-			return m.errAt(with(p, "columns", i), "empty column name")
+			return m.errAt(yamlconf.With(p, "columns", i), "empty column name")
 		}
 		if seen[c] {
-			return m.errAt(with(p, "columns", i), "column %q named twice", c)
+			return m.errAt(yamlconf.With(p, "columns", i), "column %q named twice", c)
 		}
 		seen[c] = true
 		s.Columns[i] = c
@@ -511,7 +431,7 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 		s.Encoding = "latin1"
 	default:
 		if s.Format != FormatParquet {
-			return m.errAt(with(p, "encoding"), "unknown encoding %q (want utf-8 or latin1)", s.Encoding)
+			return m.errAt(yamlconf.With(p, "encoding"), "unknown encoding %q (want utf-8 or latin1)", s.Encoding)
 		}
 	}
 	switch s.Decimal {
@@ -520,21 +440,21 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 	case ",":
 		s.numbers.decimal = ','
 	default:
-		return m.errAt(with(p, "decimal"), "want \".\" or \",\", got %q", s.Decimal)
+		return m.errAt(yamlconf.With(p, "decimal"), "want \".\" or \",\", got %q", s.Decimal)
 	}
 	switch s.Thousands {
 	case "":
 	case ".", ",", " ", "'", "_":
 		if s.Thousands[0] == s.numbers.decimal {
-			return m.errAt(with(p, "thousands"), "same as the decimal separator")
+			return m.errAt(yamlconf.With(p, "thousands"), "same as the decimal separator")
 		}
 		s.numbers.thousands = s.Thousands[0]
 	default:
-		return m.errAt(with(p, "thousands"), "want one of . , ' _ or a space, got %q", s.Thousands)
+		return m.errAt(yamlconf.With(p, "thousands"), "want one of . , ' _ or a space, got %q", s.Thousands)
 	}
 	for i, x := range s.Strip {
 		if x == "" || strings.ContainsAny(x, "0123456789+-") || strings.Contains(x, s.Decimal) && s.Decimal != "" {
-			return m.errAt(with(p, "strip", i), "cannot strip %q from numbers", x)
+			return m.errAt(yamlconf.With(p, "strip", i), "cannot strip %q from numbers", x)
 		}
 	}
 	s.numbers.strip = s.Strip
@@ -542,16 +462,16 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 	if s.Timezone != "" {
 		loc, err := loadZone(s.Timezone)
 		if err != nil {
-			return m.errAt(with(p, "timezone"), "%v", err)
+			return m.errAt(yamlconf.With(p, "timezone"), "%v", err)
 		}
 		s.loc = loc
 	}
 	if c := s.Cancelled; c != nil {
 		if c.Column == "" {
-			return m.errAt(with(p, "cancelled", "column"), "missing")
+			return m.errAt(yamlconf.With(p, "cancelled", "column"), "missing")
 		}
 		if len(c.Values) == 0 {
-			return m.errAt(with(p, "cancelled", "values"), "missing")
+			return m.errAt(yamlconf.With(p, "cancelled", "values"), "missing")
 		}
 	}
 	switch s.Duplicates {
@@ -559,7 +479,7 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 		s.Duplicates = DuplicatesDrop
 	case DuplicatesDrop, DuplicatesKeep:
 	default:
-		return m.errAt(with(p, "duplicates"), "want drop or keep, got %q", s.Duplicates)
+		return m.errAt(yamlconf.With(p, "duplicates"), "want drop or keep, got %q", s.Duplicates)
 	}
 	if s.Members == nil && s.Courses == nil && s.Attendance == nil && s.Transactions == nil {
 		return m.errAt(p, "maps no table (want members, courses, attendance or transactions)")
@@ -567,23 +487,23 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 	events := s.Attendance != nil || s.Transactions != nil
 	if s.Courses != nil && events {
 		if s.Attendance == nil || s.Attendance.CourseID == nil {
-			return m.errAt(with(p, "courses"), "courses are derived from the visits' course_id: map attendance.course_id in this source (or make the course list a source of its own)")
+			return m.errAt(yamlconf.With(p, "courses"), "courses are derived from the visits' course_id: map attendance.course_id in this source (or make the course list a source of its own)")
 		}
 		if s.Courses.CourseID != nil {
-			return m.errAt(with(p, "courses", "course_id"), "derived courses take their id from attendance.course_id; do not map it here")
+			return m.errAt(yamlconf.With(p, "courses", "course_id"), "derived courses take their id from attendance.course_id; do not map it here")
 		}
 		s.derivedCourses = true
 	} else if s.Courses != nil && s.Members != nil {
-		return m.errAt(with(p, "courses"), "a course list must be a source of its own")
+		return m.errAt(yamlconf.With(p, "courses"), "a course list must be a source of its own")
 	}
 	if s.Members != nil {
 		s.derived = events
-		if err := m.checkMembers(s, with(p, "members")); err != nil {
+		if err := m.checkMembers(s, yamlconf.With(p, "members")); err != nil {
 			return err
 		}
 	}
 	if c := s.Courses; c != nil {
-		q := with(p, "courses")
+		q := yamlconf.With(p, "courses")
 		for _, f := range []struct {
 			name     string
 			f        *Field
@@ -599,13 +519,13 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 			{"start_time", c.StartTime, kindClock, false},
 			{"capacity", c.Capacity, kindInt, false},
 		} {
-			if err := m.checkField(f.f, f.kind, f.required, with(q, f.name)); err != nil {
+			if err := m.checkField(f.f, f.kind, f.required, yamlconf.With(q, f.name)); err != nil {
 				return err
 			}
 		}
 	}
 	if a := s.Attendance; a != nil {
-		q := with(p, "attendance")
+		q := yamlconf.With(p, "attendance")
 		for _, f := range []struct {
 			name     string
 			f        *Field
@@ -619,13 +539,13 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 			{"duration_min", a.DurationMin, kindInt, false},
 			{"source", a.Source, kindSource, false},
 		} {
-			if err := m.checkField(f.f, f.kind, f.required, with(q, f.name)); err != nil {
+			if err := m.checkField(f.f, f.kind, f.required, yamlconf.With(q, f.name)); err != nil {
 				return err
 			}
 		}
 	}
 	if t := s.Transactions; t != nil {
-		q := with(p, "transactions")
+		q := yamlconf.With(p, "transactions")
 		for _, f := range []struct {
 			name     string
 			f        *Field
@@ -637,45 +557,45 @@ func (m *Mapping) checkSource(s *Source, p []any) error {
 			{"ts", t.TS, kindInstant, true},
 			{"kind", t.Kind, kindTxKind, true},
 		} {
-			if err := m.checkField(f.f, f.kind, f.required, with(q, f.name)); err != nil {
+			if err := m.checkField(f.f, f.kind, f.required, yamlconf.With(q, f.name)); err != nil {
 				return err
 			}
 		}
 		if strings.TrimSpace(t.Amount) == "" {
-			return m.errAt(with(q, "amount"), "missing (want a formula such as dollar_value or quantity * unit_price)")
+			return m.errAt(yamlconf.With(q, "amount"), "missing (want a formula such as dollar_value or quantity * unit_price)")
 		}
 		e, err := ParseExpr(t.Amount)
 		if err != nil {
-			return m.errAt(with(q, "amount"), "%v", err)
+			return m.errAt(yamlconf.With(q, "amount"), "%v", err)
 		}
 		t.amount = e
-		if err := m.checkColumns(s, with(q, "amount"), e.Columns()...); err != nil {
+		if err := m.checkColumns(s, yamlconf.With(q, "amount"), e.Columns()...); err != nil {
 			return err
 		}
 		if t.Quantity != "" {
-			if err := m.checkColumns(s, with(q, "quantity"), t.Quantity); err != nil {
+			if err := m.checkColumns(s, yamlconf.With(q, "quantity"), t.Quantity); err != nil {
 				return err
 			}
 		}
 		if r := t.Refunds; r != nil {
 			if r.NegativeQuantity && t.Quantity == "" {
-				return m.errAt(with(q, "refunds", "negative_quantity"), "needs transactions.quantity")
+				return m.errAt(yamlconf.With(q, "refunds", "negative_quantity"), "needs transactions.quantity")
 			}
 			if (r.Column == "") != (len(r.Values) == 0) {
-				return m.errAt(with(q, "refunds"), "column and values go together")
+				return m.errAt(yamlconf.With(q, "refunds"), "column and values go together")
 			}
 			if !r.NegativeQuantity && r.Column == "" {
-				return m.errAt(with(q, "refunds"), "says nothing (want negative_quantity: true, or column and values)")
+				return m.errAt(yamlconf.With(q, "refunds"), "says nothing (want negative_quantity: true, or column and values)")
 			}
 			if r.Column != "" {
-				if err := m.checkColumns(s, with(q, "refunds", "column"), r.Column); err != nil {
+				if err := m.checkColumns(s, yamlconf.With(q, "refunds", "column"), r.Column); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	if s.Cancelled != nil {
-		if err := m.checkColumns(s, with(p, "cancelled", "column"), s.Cancelled.Column); err != nil {
+		if err := m.checkColumns(s, yamlconf.With(p, "cancelled", "column"), s.Cancelled.Column); err != nil {
 			return err
 		}
 	}
@@ -686,7 +606,7 @@ func (m *Mapping) checkMembers(s *Source, q []any) error {
 	mm := s.Members
 	if s.derived {
 		if mm.MemberID != nil {
-			return m.errAt(with(q, "member_id"), "members derived from events take the events' member_id; remove this key")
+			return m.errAt(yamlconf.With(q, "member_id"), "members derived from events take the events' member_id; remove this key")
 		}
 	}
 	for _, f := range []struct {
@@ -705,7 +625,7 @@ func (m *Mapping) checkMembers(s *Source, q []any) error {
 		{"contract_end", mm.ContractEnd, kindDate, false},
 		{"channel", mm.Channel, kindText, false},
 	} {
-		if err := m.checkField(f.f, f.kind, f.required, with(q, f.name)); err != nil {
+		if err := m.checkField(f.f, f.kind, f.required, yamlconf.With(q, f.name)); err != nil {
 			return err
 		}
 	}
@@ -756,10 +676,10 @@ func (m *Mapping) checkField(f *Field, kind fieldKind, required bool, p []any) e
 	}
 	timeKind := kind == kindInstant || kind == kindDate
 	if len(f.Columns) > 0 && !timeKind {
-		return m.errAt(with(p, "columns"), "only timestamps may join several columns")
+		return m.errAt(yamlconf.With(p, "columns"), "only timestamps may join several columns")
 	}
 	if len(f.Layouts) > 0 && !timeKind {
-		return m.errAt(with(p, "layouts"), "only timestamps have layouts")
+		return m.errAt(yamlconf.With(p, "layouts"), "only timestamps have layouts")
 	}
 	if timeKind && (f.Map != nil || f.Default != nil) {
 		return m.errAt(p, "timestamps take no map or default")
@@ -768,7 +688,7 @@ func (m *Mapping) checkField(f *Field, kind fieldKind, required bool, p []any) e
 		return m.errAt(p, "a const takes no map or default")
 	}
 	if f.Default != nil && f.Map == nil {
-		return m.errAt(with(p, "default"), "default needs a map")
+		return m.errAt(yamlconf.With(p, "default"), "default needs a map")
 	}
 	cols := f.Columns
 	if f.Column != "" {
@@ -780,7 +700,7 @@ func (m *Mapping) checkField(f *Field, kind fieldKind, required bool, p []any) e
 	if timeKind {
 		layouts, err := resolveLayouts(f.Layouts)
 		if err != nil {
-			return m.errAt(with(p, "layouts"), "%v", err)
+			return m.errAt(yamlconf.With(p, "layouts"), "%v", err)
 		}
 		f.layouts = layouts
 		f.shown = strings.Join(f.Layouts, " | ")
@@ -789,7 +709,7 @@ func (m *Mapping) checkField(f *Field, kind fieldKind, required bool, p []any) e
 		}
 		if f.Const != nil {
 			if _, err := parseTime(*f.Const, f.layouts, f.shown, time.UTC); err != nil {
-				return m.errAt(with(p, "const"), "%v", err)
+				return m.errAt(yamlconf.With(p, "const"), "%v", err)
 			}
 		}
 		return nil
@@ -802,22 +722,22 @@ func (m *Mapping) checkField(f *Field, kind fieldKind, required bool, p []any) e
 	}
 	if f.Const != nil {
 		if *f.Const == "" && (kind == kindID || required) {
-			return m.errAt(with(p, "const"), "empty")
+			return m.errAt(yamlconf.With(p, "const"), "empty")
 		}
-		if err := check(with(p, "const"), *f.Const); err != nil {
+		if err := check(yamlconf.With(p, "const"), *f.Const); err != nil {
 			return err
 		}
 	}
 	for k, v := range f.Map {
 		if v == "" && (kind == kindID || required) {
-			return m.errAt(with(p, "map", k), "maps to an empty value")
+			return m.errAt(yamlconf.With(p, "map", k), "maps to an empty value")
 		}
-		if err := check(with(p, "map", k), v); err != nil {
+		if err := check(yamlconf.With(p, "map", k), v); err != nil {
 			return err
 		}
 	}
 	if f.Default != nil {
-		if err := check(with(p, "default"), *f.Default); err != nil {
+		if err := check(yamlconf.With(p, "default"), *f.Default); err != nil {
 			return err
 		}
 	}

@@ -158,6 +158,19 @@ func fastConfig(t *testing.T, url string) alert.Config {
 	}
 }
 
+// drain runs a Dispatcher with cfg on o until o is empty (10 s at most),
+// then stops it.
+func drain(t *testing.T, cfg alert.Config, o alert.Outbox) {
+	t.Helper()
+	d, err := alert.New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	defer stop()
+	waitEmpty(t, o, 10*time.Second)
+}
+
 // run runs d until stop is called.
 func run(t *testing.T, d *alert.Dispatcher) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -225,13 +238,7 @@ func TestDeliveredOnceAfterOutage(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := fastConfig(t, rcv.srv.URL)
 	cfg.Registerer = reg
-	d, err := alert.New(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, d)
-	waitEmpty(t, o, 10*time.Second)
-	stop() // the metrics move after the removal from the outbox
+	drain(t, cfg, o) // stops the dispatcher: the metrics move after the removal from the outbox
 
 	got := rcv.acceptedCopy()
 	for _, id := range ids {
@@ -295,13 +302,7 @@ func TestDeadLetterWhenReceiverNeverRecovers(t *testing.T) {
 	cfg := fastConfig(t, rcv.srv.URL)
 	cfg.MaxAttempts = 3
 	cfg.Registerer = reg
-	d, err := alert.New(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, d)
-	waitEmpty(t, o, 10*time.Second)
-	stop() // the metrics move after the removal from the outbox
+	drain(t, cfg, o) // stops the dispatcher: the metrics move after the removal from the outbox
 
 	if n := rcv.posts.Load(); n != 15 {
 		t.Errorf("receiver saw %d posts, want 5 events x 3 attempts = 15", n)
@@ -363,13 +364,7 @@ func TestStatusClasses(t *testing.T) {
 			fill(o, 1, time.Now())
 			cfg := fastConfig(t, rcv.srv.URL)
 			cfg.MaxAttempts = 3
-			d, err := alert.New(cfg, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop := run(t, d)
-			waitEmpty(t, o, 10*time.Second)
-			stop()
+			drain(t, cfg, o)
 			if n := rcv.posts.Load(); n != c.posts {
 				t.Errorf("%d posts, want %d", n, c.posts)
 			}
@@ -407,13 +402,7 @@ func TestTransportFailuresRetry(t *testing.T) {
 		cfg := fastConfig(t, srv.URL)
 		cfg.Timeout = 50 * time.Millisecond
 		cfg.MaxAttempts = 2
-		d, err := alert.New(cfg, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := run(t, d)
-		waitEmpty(t, o, 10*time.Second)
-		stop()
+		drain(t, cfg, o)
 		dead := readDead(t, cfg.DeadLetterPath)
 		if posts.Load() != 2 || len(dead) != 1 || dead[0].Reason != "attempts" || dead[0].LastStatus != 0 {
 			t.Errorf("posts %d, dead letters %+v; want 2 posts and one dead letter after 2 attempts", posts.Load(), dead)
@@ -430,13 +419,7 @@ func TestTransportFailuresRetry(t *testing.T) {
 		fill(o, 1, time.Now())
 		cfg := fastConfig(t, "http://"+addr+"/hook")
 		cfg.MaxAttempts = 3
-		d, err := alert.New(cfg, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := run(t, d)
-		waitEmpty(t, o, 10*time.Second)
-		stop()
+		drain(t, cfg, o)
 		dead := readDead(t, cfg.DeadLetterPath)
 		if len(dead) != 1 || dead[0].Attempts != 3 || dead[0].LastError == "" {
 			t.Errorf("dead letters %+v; want one after 3 attempts", dead)
@@ -452,13 +435,7 @@ func TestMaxAge(t *testing.T) {
 	fill(o, 1, time.Now().Add(-25*time.Hour))
 	cfg := fastConfig(t, rcv.srv.URL)
 	cfg.MaxAge = 24 * time.Hour
-	d, err := alert.New(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, d)
-	waitEmpty(t, o, 10*time.Second)
-	stop()
+	drain(t, cfg, o)
 	dead := readDead(t, cfg.DeadLetterPath)
 	if rcv.posts.Load() != 1 || len(dead) != 1 || dead[0].Reason != "age" {
 		t.Errorf("posts %d, dead letters %+v; want 1 post and one dead letter for age", rcv.posts.Load(), dead)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -21,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"retain/datasets/yamlconf"
 	"retain/features"
 )
 
@@ -104,14 +106,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	where := e.File
-	if e.Line > 0 {
-		where += ":" + strconv.Itoa(e.Line)
-	}
-	if e.Field != "" {
-		where += ": " + e.Field
-	}
-	return "playbook " + where + ": " + e.Err.Error()
+	return "playbook " + yamlconf.Where(e.File, e.Line, e.Field) + ": " + e.Err.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -296,7 +291,7 @@ func Parse(src []byte, name string) (p *Playbook, err error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, &Error{File: name, Line: yamlLine(err), Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
+		return nil, &Error{File: name, Line: yamlconf.ErrLine(err), Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: name, Err: errors.New("empty playbook")}
@@ -308,7 +303,7 @@ func Parse(src []byte, name string) (p *Playbook, err error) {
 	}
 	var f fileYAML
 	if err := doc.Decode(&f); err != nil {
-		return nil, &Error{File: name, Line: yamlLine(err), Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
+		return nil, &Error{File: name, Line: yamlconf.ErrLine(err), Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
 	sum := sha256.Sum256(src)
 	p = &Playbook{name: name, digest: hex.EncodeToString(sum[:6])}
@@ -318,17 +313,6 @@ func Parse(src []byte, name string) (p *Playbook, err error) {
 	return p, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`line ([0-9]+)`)
-
-// yamlLine returns the first line number a YAML error mentions, or 0.
-func yamlLine(err error) int {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	return 0
-}
-
 // checker checks one playbook file.
 type checker struct {
 	file string
@@ -336,75 +320,13 @@ type checker struct {
 }
 
 func (c *checker) errAt(path []any, format string, args ...any) error {
-	return &Error{File: c.file, Line: c.lineOf(path), Field: fieldPath(path), Err: fmt.Errorf(format, args...)}
-}
-
-func with(path []any, k ...any) []any {
-	return append(append([]any(nil), path...), k...)
-}
-
-func fieldPath(path []any) string {
-	var b strings.Builder
-	for _, k := range path {
-		switch k := k.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", k)
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			fmt.Fprint(&b, k)
-		}
-	}
-	return b.String()
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-// lineOf returns the line of the node at path ("rules", 2, "when"), or of
-// the deepest node found on the way.
-func (c *checker) lineOf(path []any) int {
-	n := deref(c.root)
-	if n == nil {
-		return 0
-	}
-	line := n.Line
-	for _, k := range path {
-		n = deref(n)
-		var next *yaml.Node
-		switch k := k.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						line, next = n.Content[i].Line, n.Content[i+1]
-						break
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && k >= 0 && k < len(n.Content) {
-				next = n.Content[k]
-				line = next.Line
-			}
-		}
-		if next == nil {
-			break
-		}
-		n = next
-	}
-	return line
+	return &Error{File: c.file, Line: yamlconf.Line(c.root, path), Field: yamlconf.Path(path), Err: fmt.Errorf(format, args...)}
 }
 
 // schema checks the YAML tree n against the Go type t: known fields only,
 // and scalars of the right kind.
 func (c *checker) schema(n *yaml.Node, t reflect.Type, path []any) error {
-	n = deref(n)
+	n = yamlconf.Deref(n)
 	if n == nil {
 		return nil
 	}
@@ -415,7 +337,7 @@ func (c *checker) schema(n *yaml.Node, t reflect.Type, path []any) error {
 		t = t.Elem()
 	}
 	at := func(format string, args ...any) error {
-		return &Error{File: c.file, Line: n.Line, Field: fieldPath(path), Err: fmt.Errorf(format, args...)}
+		return &Error{File: c.file, Line: n.Line, Field: yamlconf.Path(path), Err: fmt.Errorf(format, args...)}
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -423,7 +345,7 @@ func (c *checker) schema(n *yaml.Node, t reflect.Type, path []any) error {
 			return at("want a mapping of %s", strings.Join(yamlFields(t), ", "))
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := deref(n.Content[i])
+			k := yamlconf.Deref(n.Content[i])
 			if k.Kind != yaml.ScalarNode {
 				return at("a key that is not a plain name")
 			}
@@ -433,10 +355,10 @@ func (c *checker) schema(n *yaml.Node, t reflect.Type, path []any) error {
 				if len(p) == 0 {
 					p = nil
 				}
-				return &Error{File: c.file, Line: k.Line, Field: fieldPath(with(p, k.Value)),
+				return &Error{File: c.file, Line: k.Line, Field: yamlconf.Path(yamlconf.With(p, k.Value)),
 					Err: fmt.Errorf("unknown field %q (want one of %s)", k.Value, strings.Join(yamlFields(t), ", "))}
 			}
-			if err := c.schema(n.Content[i+1], f.Type, with(path, k.Value)); err != nil {
+			if err := c.schema(n.Content[i+1], f.Type, yamlconf.With(path, k.Value)); err != nil {
 				return err
 			}
 		}
@@ -445,11 +367,11 @@ func (c *checker) schema(n *yaml.Node, t reflect.Type, path []any) error {
 			return at("want a mapping")
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := deref(n.Content[i])
+			k := yamlconf.Deref(n.Content[i])
 			if k.Kind != yaml.ScalarNode {
 				return at("a key that is not a plain name")
 			}
-			if err := c.schema(n.Content[i+1], t.Elem(), with(path, k.Value)); err != nil {
+			if err := c.schema(n.Content[i+1], t.Elem(), yamlconf.With(path, k.Value)); err != nil {
 				return err
 			}
 		}
@@ -458,7 +380,7 @@ func (c *checker) schema(n *yaml.Node, t reflect.Type, path []any) error {
 			return at("want a list")
 		}
 		for i, e := range n.Content {
-			if err := c.schema(e, t.Elem(), with(path, i)); err != nil {
+			if err := c.schema(e, t.Elem(), yamlconf.With(path, i)); err != nil {
 				return err
 			}
 		}
@@ -535,7 +457,7 @@ func (c *checker) build(f *fileYAML, p *Playbook) error {
 			return err
 		}
 		if j, dup := seen[r.name]; dup {
-			return c.errAt(with(path, "name"), "rule %q is also rules[%d]", r.name, j)
+			return c.errAt(yamlconf.With(path, "name"), "rule %q is also rules[%d]", r.name, j)
 		}
 		seen[r.name] = i
 		if i > 0 && p.rules[i-1].always {
@@ -560,11 +482,11 @@ func (c *checker) buildBands(bs []bandYAML, p *Playbook) error {
 		b := &bs[i]
 		path := []any{"spend_bands", i}
 		if err := checkName("name", b.Name); err != nil {
-			return c.errAt(with(path, "name"), "%v", err)
+			return c.errAt(yamlconf.With(path, "name"), "%v", err)
 		}
 		for j := range i {
 			if bs[j].Name == b.Name {
-				return c.errAt(with(path, "name"), "band %q is also spend_bands[%d]", b.Name, j)
+				return c.errAt(yamlconf.With(path, "name"), "band %q is also spend_bands[%d]", b.Name, j)
 			}
 		}
 		for _, v := range []struct {
@@ -572,19 +494,19 @@ func (c *checker) buildBands(bs []bandYAML, p *Playbook) error {
 			x   *float64
 		}{{"from", b.From}, {"below", b.Below}} {
 			if v.x != nil && !finite(*v.x) {
-				return c.errAt(with(path, v.key), "%v is not a finite amount", *v.x)
+				return c.errAt(yamlconf.With(path, v.key), "%v is not a finite amount", *v.x)
 			}
 		}
 		band := Band{Name: b.Name, From: math.Inf(-1), Below: math.Inf(1)}
 		switch {
 		case i == 0 && b.From != nil:
-			return c.errAt(with(path, "from"), "the first band has no lower bound: it takes every spend below the next band, refunds included (remove from)")
+			return c.errAt(yamlconf.With(path, "from"), "the first band has no lower bound: it takes every spend below the next band, refunds included (remove from)")
 		case i > 0 && b.From == nil:
 			return c.errAt(path, "band %q needs from (every band but the first)", b.Name)
 		case i < len(bs)-1 && b.Below == nil:
 			return c.errAt(path, "band %q needs below (every band but the last)", b.Name)
 		case i == len(bs)-1 && b.Below != nil:
-			return c.errAt(with(path, "below"), "the last band has no upper bound: it takes every spend from its from up (remove below)")
+			return c.errAt(yamlconf.With(path, "below"), "the last band has no upper bound: it takes every spend from its from up (remove below)")
 		}
 		if b.From != nil {
 			band.From = *b.From
@@ -599,11 +521,11 @@ func (c *checker) buildBands(bs []bandYAML, p *Playbook) error {
 			prev := p.bands[i-1]
 			switch {
 			case band.From < prev.From:
-				return c.errAt(with(path, "from"), "bands are not in ascending order: %q from %v comes after %q from %v", b.Name, band.From, prev.Name, prev.From)
+				return c.errAt(yamlconf.With(path, "from"), "bands are not in ascending order: %q from %v comes after %q from %v", b.Name, band.From, prev.Name, prev.From)
 			case band.From < prev.Below:
-				return c.errAt(with(path, "from"), "band %q overlaps band %q: it starts at %v, %q runs below %v", b.Name, prev.Name, band.From, prev.Name, prev.Below)
+				return c.errAt(yamlconf.With(path, "from"), "band %q overlaps band %q: it starts at %v, %q runs below %v", b.Name, prev.Name, band.From, prev.Name, prev.Below)
 			case band.From > prev.Below:
-				return c.errAt(with(path, "from"), "gap between bands %q and %q: a spend from %v and below %v is in no band", prev.Name, b.Name, prev.Below, band.From)
+				return c.errAt(yamlconf.With(path, "from"), "gap between bands %q and %q: a spend from %v and below %v is in no band", prev.Name, b.Name, prev.Below, band.From)
 			}
 		}
 		p.bands = append(p.bands, band)
@@ -619,26 +541,26 @@ func (c *checker) buildOffers(o *offersYAML, p *Playbook) error {
 		keys = tiers
 	case BySpendBand:
 		if len(p.bands) == 0 {
-			return c.errAt(with(path, "by"), "offers by %s need spend_bands", BySpendBand)
+			return c.errAt(yamlconf.With(path, "by"), "offers by %s need spend_bands", BySpendBand)
 		}
 		for _, b := range p.bands {
 			keys = append(keys, b.Name)
 		}
 	default:
-		return c.errAt(with(path, "by"), "want %s (the member's features tier: %s) or %s (the spend_bands), got %q",
+		return c.errAt(yamlconf.With(path, "by"), "want %s (the member's features tier: %s) or %s (the spend_bands), got %q",
 			ByTier, strings.Join(tiers, ", "), BySpendBand, o.By)
 	}
 	t := &offerTable{byBand: o.By == BySpendBand, text: map[string]*text{}}
 	for _, k := range keys {
 		if _, ok := o.Text[k]; !ok {
-			return c.errAt(with(path, "text"), "no offer for %q: want one for each of %s", k, strings.Join(keys, ", "))
+			return c.errAt(yamlconf.With(path, "text"), "no offer for %q: want one for each of %s", k, strings.Join(keys, ", "))
 		}
 	}
-	for _, k := range sortedKeys(o.Text) {
+	for _, k := range slices.Sorted(maps.Keys(o.Text)) {
 		if !slices.Contains(keys, k) {
-			return c.errAt(with(path, "text", k), "%q is not a %s: want %s", k, strings.ReplaceAll(o.By, "_", " "), strings.Join(keys, ", "))
+			return c.errAt(yamlconf.With(path, "text", k), "%q is not a %s: want %s", k, strings.ReplaceAll(o.By, "_", " "), strings.Join(keys, ", "))
 		}
-		tx, err := c.parseText(o.Text[k], with(path, "text", k), p, false)
+		tx, err := c.parseText(o.Text[k], yamlconf.With(path, "text", k), p, false)
 		if err != nil {
 			return err
 		}
@@ -646,15 +568,6 @@ func (c *checker) buildOffers(o *offersYAML, p *Playbook) error {
 	}
 	p.offers = t
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // parseText parses a stage or offer text. Only {{.Field}} placeholders of
@@ -668,7 +581,7 @@ func (c *checker) parseText(src string, path []any, p *Playbook, offer bool) (*t
 	if !strings.Contains(src, "{{") {
 		return tx, nil
 	}
-	t, err := template.New(fieldPath(path)).Option("missingkey=error").Parse(src)
+	t, err := template.New(yamlconf.Path(path)).Option("missingkey=error").Parse(src)
 	if err != nil {
 		return nil, c.errAt(path, "%s", strings.TrimPrefix(err.Error(), "template: "))
 	}
@@ -727,7 +640,7 @@ func (c *checker) flags(names []string, path []any) (features.Flags, error) {
 	for i, n := range names {
 		var one features.Flags
 		if err := one.UnmarshalText([]byte(n)); err != nil || n == "" || strings.Contains(n, ",") {
-			return 0, c.errAt(with(path, i), "unknown flag %q: want one of %s", n, strings.Join(features.FlagNames(), ", "))
+			return 0, c.errAt(yamlconf.With(path, i), "unknown flag %q: want one of %s", n, strings.Join(features.FlagNames(), ", "))
 		}
 		f |= one
 	}
@@ -747,7 +660,7 @@ func (c *checker) rangeOf(r *rangeYAML, path []any, lo, hi float64) (rng, error)
 			continue
 		}
 		if !finite(*v.x) || *v.x < lo || *v.x > hi {
-			return rng{}, c.errAt(with(path, v.key), "%v is outside [%v, %v]", *v.x, lo, hi)
+			return rng{}, c.errAt(yamlconf.With(path, v.key), "%v is outside [%v, %v]", *v.x, lo, hi)
 		}
 	}
 	switch {
@@ -779,7 +692,7 @@ func (c *checker) rangeOf(r *rangeYAML, path []any, lo, hi float64) (rng, error)
 func (c *checker) buildRule(ry *ruleYAML, p *Playbook, path []any) (rule, error) {
 	var r rule
 	if err := checkName("name", ry.Name); err != nil {
-		return r, c.errAt(with(path, "name"), "%v", err)
+		return r, c.errAt(yamlconf.With(path, "name"), "%v", err)
 	}
 	r.name = ry.Name
 	w := ry.When
@@ -787,89 +700,89 @@ func (c *checker) buildRule(ry *ruleYAML, p *Playbook, path []any) (rule, error)
 	if w == nil {
 		w = &whenYAML{}
 	}
-	wp := with(path, "when")
+	wp := yamlconf.With(path, "when")
 	var err error
-	if r.allFlags, err = c.flags(w.Flags, with(wp, "flags")); err != nil {
+	if r.allFlags, err = c.flags(w.Flags, yamlconf.With(wp, "flags")); err != nil {
 		return r, err
 	}
-	if r.anyFlags, err = c.flags(w.AnyFlags, with(wp, "any_flags")); err != nil {
+	if r.anyFlags, err = c.flags(w.AnyFlags, yamlconf.With(wp, "any_flags")); err != nil {
 		return r, err
 	}
-	if r.noFlags, err = c.flags(w.NoFlags, with(wp, "no_flags")); err != nil {
+	if r.noFlags, err = c.flags(w.NoFlags, yamlconf.With(wp, "no_flags")); err != nil {
 		return r, err
 	}
 	if both := r.allFlags & r.noFlags; both != 0 {
-		return r, c.errAt(with(wp, "no_flags"), "never matches: %s also in flags", both)
+		return r, c.errAt(yamlconf.With(wp, "no_flags"), "never matches: %s also in flags", both)
 	}
 	if r.anyFlags != 0 && r.anyFlags&^r.noFlags == 0 {
-		return r, c.errAt(with(wp, "any_flags"), "never matches: every flag of any_flags is in no_flags")
+		return r, c.errAt(yamlconf.With(wp, "any_flags"), "never matches: every flag of any_flags is in no_flags")
 	}
 	for i, s := range w.Risk {
 		if !slices.Contains(riskLevels, s) {
-			return r, c.errAt(with(wp, "risk", i), "unknown risk level %q: want %s", s, strings.Join(riskLevels, ", "))
+			return r, c.errAt(yamlconf.With(wp, "risk", i), "unknown risk level %q: want %s", s, strings.Join(riskLevels, ", "))
 		}
 	}
 	if w.Risk != nil && len(w.Risk) == 0 {
-		return r, c.errAt(with(wp, "risk"), "an empty list never matches")
+		return r, c.errAt(yamlconf.With(wp, "risk"), "an empty list never matches")
 	}
 	r.risk = w.Risk
 	for i, s := range w.Tier {
 		var t features.Tier
 		if err := t.UnmarshalText([]byte(s)); err != nil {
-			return r, c.errAt(with(wp, "tier", i), "unknown tier %q: want %s", s, strings.Join(tiers, ", "))
+			return r, c.errAt(yamlconf.With(wp, "tier", i), "unknown tier %q: want %s", s, strings.Join(tiers, ", "))
 		}
 		r.tiers = append(r.tiers, t)
 	}
 	if w.Tier != nil && len(w.Tier) == 0 {
-		return r, c.errAt(with(wp, "tier"), "an empty list never matches")
+		return r, c.errAt(yamlconf.With(wp, "tier"), "an empty list never matches")
 	}
 	for i, s := range w.Band {
 		j := slices.IndexFunc(p.bands, func(b Band) bool { return b.Name == s })
 		if j < 0 {
 			if len(p.bands) == 0 {
-				return r, c.errAt(with(wp, "band", i), "band %q: the playbook has no spend_bands", s)
+				return r, c.errAt(yamlconf.With(wp, "band", i), "band %q: the playbook has no spend_bands", s)
 			}
 			names := make([]string, len(p.bands))
 			for k, b := range p.bands {
 				names[k] = b.Name
 			}
-			return r, c.errAt(with(wp, "band", i), "unknown band %q: want one of %s", s, strings.Join(names, ", "))
+			return r, c.errAt(yamlconf.With(wp, "band", i), "unknown band %q: want one of %s", s, strings.Join(names, ", "))
 		}
 		r.bands = append(r.bands, j)
 	}
 	if w.Band != nil && len(w.Band) == 0 {
-		return r, c.errAt(with(wp, "band"), "an empty list never matches")
+		return r, c.errAt(yamlconf.With(wp, "band"), "an empty list never matches")
 	}
 	inf := math.Inf(1)
-	if r.churn, err = c.rangeOf(w.Churn, with(wp, "churn"), 0, 1); err != nil {
+	if r.churn, err = c.rangeOf(w.Churn, yamlconf.With(wp, "churn"), 0, 1); err != nil {
 		return r, err
 	}
-	if r.spend, err = c.rangeOf(w.Spend, with(wp, "spend"), -inf, inf); err != nil {
+	if r.spend, err = c.rangeOf(w.Spend, yamlconf.With(wp, "spend"), -inf, inf); err != nil {
 		return r, err
 	}
-	if r.toEnd, err = c.rangeOf(w.DaysToContractEnd, with(wp, "days_to_contract_end"), -inf, inf); err != nil {
+	if r.toEnd, err = c.rangeOf(w.DaysToContractEnd, yamlconf.With(wp, "days_to_contract_end"), -inf, inf); err != nil {
 		return r, err
 	}
-	if r.absent, err = c.rangeOf(w.DaysSinceVisit, with(wp, "days_since_visit"), 0, inf); err != nil {
+	if r.absent, err = c.rangeOf(w.DaysSinceVisit, yamlconf.With(wp, "days_since_visit"), 0, inf); err != nil {
 		return r, err
 	}
 
-	ap := with(path, "action")
+	ap := yamlconf.With(path, "action")
 	a := ry.Action
 	if a == nil {
 		return r, c.errAt(path, "rule %q has no action", r.name)
 	}
 	if err := checkName("kind", a.Kind); err != nil {
-		return r, c.errAt(with(ap, "kind"), "%v", err)
+		return r, c.errAt(yamlconf.With(ap, "kind"), "%v", err)
 	}
 	r.kind = a.Kind
 	if a.Kind == KindNone && (a.Stage != "" || a.OfferText != "") {
 		return r, c.errAt(ap, "kind %q gives no action: remove stage and offer_text", KindNone)
 	}
-	if r.stage, err = c.parseText(a.Stage, with(ap, "stage"), p, true); err != nil {
+	if r.stage, err = c.parseText(a.Stage, yamlconf.With(ap, "stage"), p, true); err != nil {
 		return r, err
 	}
-	if r.offer, err = c.parseText(a.OfferText, with(ap, "offer_text"), p, true); err != nil {
+	if r.offer, err = c.parseText(a.OfferText, yamlconf.With(ap, "offer_text"), p, true); err != nil {
 		return r, err
 	}
 	return r, nil
