@@ -394,20 +394,26 @@ const (
 
 // WriteDir writes the report as Markdown and JSON into dir.
 func (r *HoldoutReport) WriteDir(dir string) error {
+	return writeMarkdownJSON(dir, HoldoutReportFile, HoldoutJSONFile, r, r.WriteMarkdown)
+}
+
+// writeMarkdownJSON writes the Markdown that md gives into dir/mdName and
+// v as indented JSON into dir/jsonName, creating dir.
+func writeMarkdownJSON(dir, mdName, jsonName string, v any, md func(io.Writer) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	var md strings.Builder
-	if err := r.WriteMarkdown(&md); err != nil {
+	var b strings.Builder
+	if err := md(&b); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(r, "", "  ")
+	js, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return errors.Join(
-		os.WriteFile(filepath.Join(dir, HoldoutReportFile), []byte(md.String()), 0o644),
-		os.WriteFile(filepath.Join(dir, HoldoutJSONFile), append(js, '\n'), 0o644))
+		os.WriteFile(filepath.Join(dir, mdName), []byte(b.String()), 0o644),
+		os.WriteFile(filepath.Join(dir, jsonName), append(js, '\n'), 0o644))
 }
 
 // WriteMarkdown writes the report's table and notes.

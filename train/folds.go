@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -216,20 +215,7 @@ const (
 
 // WriteDir writes the summary as Markdown and JSON into dir.
 func (s *FoldSummary) WriteDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	var md strings.Builder
-	if err := s.WriteMarkdown(&md); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	return errors.Join(
-		os.WriteFile(filepath.Join(dir, FoldsReportFile), []byte(md.String()), 0o644),
-		os.WriteFile(filepath.Join(dir, FoldsJSONFile), append(js, '\n'), 0o644))
+	return writeMarkdownJSON(dir, FoldsReportFile, FoldsJSONFile, s, s.WriteMarkdown)
 }
 
 // WriteMarkdown writes the mean ± sd table, the per-fold ROC-AUC and the
