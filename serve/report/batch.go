@@ -109,88 +109,44 @@ func BuildFrom(ctx context.Context, src features.Source, score BatchScoreFunc, o
 		notJoined, departed int
 	}
 	chunks := make([]chunk, nChunks)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		next  = make(chan int)
-		errMu sync.Mutex
-		first error
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if first == nil {
-			first = err
-			cancel()
-		}
-		errMu.Unlock()
-	}
-	for range min(workers, max(nChunks, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			exs := make([]features.Example, batchMembers)
-			ptrs := make([]*features.Example, 0, batchMembers)
-			idx := make([]int, 0, batchMembers)
-			scored := make([]Scored, batchMembers)
-			for c := range next {
-				ch := &chunks[c]
-				lo, hi := c*batchMembers, min((c+1)*batchMembers, n)
-				ptrs, idx = ptrs[:0], idx[:0]
-				for i := lo; i < hi; i++ {
-					switch a.Exclusion(i) {
-					case "not_joined":
-						ch.notJoined++
-						continue
-					case features.StatusChurned:
-						ch.departed++
-						continue
-					}
-					// On the books: Status "" or, under a cancellation
-					// label, an open-ended contract (Build's rule:
-					// only AlreadyChurned members are left out).
-					ex := &exs[len(ptrs)]
-					if err := a.Example(i, ex); err != nil {
-						fail(fmt.Errorf("report: member %s: %w", a.MemberID(i), err))
-						break
-					}
-					ptrs, idx = append(ptrs, ex), append(idx, i)
-				}
-				if ctx.Err() != nil {
+	err = parallel(ctx, nChunks, workers, func() func(context.Context, int) error {
+		exs := make([]features.Example, batchMembers)
+		ptrs := make([]*features.Example, 0, batchMembers)
+		idx := make([]int, 0, batchMembers)
+		scored := make([]Scored, batchMembers)
+		return func(ctx context.Context, c int) error {
+			ch := &chunks[c]
+			lo, hi := c*batchMembers, min((c+1)*batchMembers, n)
+			ptrs, idx = ptrs[:0], idx[:0]
+			for i := lo; i < hi; i++ {
+				switch a.Exclusion(i) {
+				case "not_joined":
+					ch.notJoined++
+					continue
+				case features.StatusChurned:
+					ch.departed++
 					continue
 				}
-				if err := score(ctx, ptrs, scored[:len(ptrs)]); err != nil {
-					fail(fmt.Errorf("report: score members %s to %s: %w", a.MemberID(lo), a.MemberID(hi-1), err))
-					continue
+				// On the books: Status "" or, under a cancellation
+				// label, an open-ended contract (Build's rule: only
+				// AlreadyChurned members are left out).
+				ex := &exs[len(ptrs)]
+				if err := a.Example(i, ex); err != nil {
+					return fmt.Errorf("report: member %s: %w", a.MemberID(i), err)
 				}
-				ch.members = make([]Member, len(ptrs))
-				for k, i := range idx {
-					ex, sc := ptrs[k], &scored[k]
-					ind := &ex.Indicators
-					ch.members[k] = Member{
-						ID: ex.MemberID, Club: a.Club(i), Tier: ind.Tier.String(),
-						ChurnProbability: sc.ChurnProbability, Flags: ind.Flags.Names(),
-						DaysAbsent: ind.RecencyDays, DaysToContractEnd: ind.DaysToContractEnd, OpenEnded: ind.ContractOpenEnded,
-						Reasons: sc.Reasons, Action: sc.Action,
-					}
-				}
+				ptrs, idx = append(ptrs, ex), append(idx, i)
 			}
-		}()
-	}
-feed:
-	for c := range nChunks {
-		select {
-		case next <- c:
-		case <-ctx.Done():
-			break feed
+			if err := score(ctx, ptrs, scored[:len(ptrs)]); err != nil {
+				return fmt.Errorf("report: score members %s to %s: %w", a.MemberID(lo), a.MemberID(hi-1), err)
+			}
+			ch.members = make([]Member, len(ptrs))
+			for k, i := range idx {
+				ch.members[k] = newMember(ptrs[k].MemberID, a.Club(i), &ptrs[k].Indicators, &scored[k])
+			}
+			return nil
 		}
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	if err := ctx.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i := range chunks {

@@ -138,71 +138,31 @@ func Build(ctx context.Context, hs []features.History, score ScoreFunc, o Option
 	members := make([]Member, len(todo))
 	// state[j]: 0 departed, 1 on the books, 2 joined on the as-of day.
 	state := make([]uint8, len(todo))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		next  = make(chan int)
-		errMu sync.Mutex
-		first error
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if first == nil {
-			first = err
-			cancel()
-		}
-		errMu.Unlock()
-	}
-	for range min(workers, max(len(todo), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				h := &before[todo[j]]
-				ex, err := fz.Compute(h, o.AsOf)
-				if errors.Is(err, features.ErrNotJoined) {
-					// Joined on the as-of day itself: not a full day yet.
-					state[j] = 2
-					continue
-				}
-				if err != nil {
-					fail(fmt.Errorf("report: member %s: %w", h.Member.MemberID, err))
-					continue
-				}
-				ind := &ex.Indicators
-				if fz.AlreadyChurned(ex) {
-					continue
-				}
-				sc, err := score(ctx, h, o.AsOf)
-				if err != nil {
-					fail(fmt.Errorf("report: score member %s: %w", h.Member.MemberID, err))
-					continue
-				}
-				state[j] = 1
-				members[j] = Member{
-					ID: h.Member.MemberID, Club: h.Member.HomeClub, Tier: ind.Tier.String(),
-					ChurnProbability: sc.ChurnProbability, Flags: ind.Flags.Names(),
-					DaysAbsent: ind.RecencyDays, DaysToContractEnd: ind.DaysToContractEnd, OpenEnded: ind.ContractOpenEnded,
-					Reasons: sc.Reasons, Action: sc.Action,
-				}
+	err = parallel(ctx, len(todo), workers, func() func(context.Context, int) error {
+		return func(ctx context.Context, j int) error {
+			h := &before[todo[j]]
+			ex, err := fz.Compute(h, o.AsOf)
+			if errors.Is(err, features.ErrNotJoined) {
+				// Joined on the as-of day itself: not a full day yet.
+				state[j] = 2
+				return nil
 			}
-		}()
-	}
-feed:
-	for j := range todo {
-		select {
-		case next <- j:
-		case <-ctx.Done():
-			break feed
+			if err != nil {
+				return fmt.Errorf("report: member %s: %w", h.Member.MemberID, err)
+			}
+			if fz.AlreadyChurned(ex) {
+				return nil
+			}
+			sc, err := score(ctx, h, o.AsOf)
+			if err != nil {
+				return fmt.Errorf("report: score member %s: %w", h.Member.MemberID, err)
+			}
+			state[j] = 1
+			members[j] = newMember(h.Member.MemberID, h.Member.HomeClub, &ex.Indicators, &sc)
+			return nil
 		}
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	if err := ctx.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	for j := range todo {
@@ -386,4 +346,63 @@ func readTable[T datasets.Record](d *datasets.Dir, check func(string, int64, *T)
 		}
 	}
 	return r.Close()
+}
+
+// newMember is the report row of a scored member.
+func newMember(id, club string, ind *features.Indicators, sc *Scored) Member {
+	return Member{
+		ID: id, Club: club, Tier: ind.Tier.String(),
+		ChurnProbability: sc.ChurnProbability, Flags: ind.Flags.Names(),
+		DaysAbsent: ind.RecencyDays, DaysToContractEnd: ind.DaysToContractEnd, OpenEnded: ind.ContractOpenEnded,
+		Reasons: sc.Reasons, Action: sc.Action,
+	}
+}
+
+// parallel calls work(ctx, j) for every j in [0, n) on up to workers
+// goroutines, each with its own work function from newWorker (for its
+// scratch memory). The first error cancels ctx for the others and is
+// returned; ctx's own error is returned when it ends the run.
+func parallel(ctx context.Context, n, workers int, newWorker func() func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		next  = make(chan int)
+		errMu sync.Mutex
+		first error
+	)
+	for range min(workers, max(n, 1)) {
+		work := newWorker()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := work(ctx, j); err != nil {
+					errMu.Lock()
+					if first == nil {
+						first = err
+						cancel()
+					}
+					errMu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for j := range n {
+		select {
+		case next <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }
