@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	retainv1 "retain/proto/retain/v1"
 	"retain/serve/alert"
 )
 
@@ -380,7 +379,7 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 		}
 		rep.Scored++
 		us = append(us, riskUpdate{memberID: id, score: sc, rec: riskRecord{
-			Level: levelName(a.s.risk(sc.ChurnProbability)), ChurnProbability: sc.ChurnProbability,
+			Level: a.s.opts.Risk.Level(sc.ChurnProbability), ChurnProbability: sc.ChurnProbability,
 			ModelVersion: ls.info.Version, AsOf: asOf,
 		}})
 	}
@@ -425,13 +424,3 @@ func (a *Alerts) event(u *riskUpdate, prev, trigger string, created time.Time) a
 	return ev
 }
 
-// levelName is the event's name of a risk level.
-func levelName(l retainv1.RiskLevel) string {
-	switch l {
-	case retainv1.RiskLevel_RISK_LEVEL_HIGH:
-		return alert.LevelHigh
-	case retainv1.RiskLevel_RISK_LEVEL_MEDIUM:
-		return alert.LevelMedium
-	}
-	return alert.LevelLow
-}

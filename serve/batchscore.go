@@ -35,19 +35,6 @@ type BatchWorkspace struct {
 	Forward time.Duration
 }
 
-// Level returns the risk level of churn probability p: "low", "medium" or
-// "high" (see RiskThresholds), the names of the API's RiskLevel without
-// the prefix.
-func (r RiskThresholds) Level(p float64) string {
-	switch {
-	case p >= r.High:
-		return "high"
-	case p >= r.Medium:
-		return "medium"
-	}
-	return "low"
-}
-
 // ScoreBatch scores many members at once, as Score does one, into
 // out[i] (out must be as long as ms): the same features, network,
 // attribution, course mapping and action, with the network run once for

@@ -58,7 +58,7 @@ type BundleScorer struct {
 	info ModelInfo
 
 	// The action playbook and what it needs beyond the indicators.
-	high, medium float64
+	risk         RiskThresholds // from BundleOptions
 	pb           *playbook.Playbook
 	minorUnits   int
 	reminderDays []int
@@ -168,7 +168,7 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 	if err := b.CheckCompatible(fz.Spec()); err != nil {
 		return nil, fmt.Errorf("serve: bundle: %w", err)
 	}
-	s := &BundleScorer{b: b, in: b.Inputs(), fz: fz, high: o.HighRisk, medium: o.MediumRisk, pb: o.Playbook,
+	s := &BundleScorer{b: b, in: b.Inputs(), fz: fz, risk: RiskThresholds{Medium: o.MediumRisk, High: o.HighRisk}, pb: o.Playbook,
 		minorUnits: spec.Config.Values.MinorUnits, reminderDays: slices.Clone(spec.Config.Flags.ReminderDays)}
 	s.catCourses = make([][]int, len(spec.Categories))
 	for i, c := range spec.CourseCategory {
@@ -512,15 +512,8 @@ func capitalize(s string) string {
 // and churn probability p: the playbook's (see Score). It cannot fail:
 // playbook.Parse checked everything that could.
 func (s *BundleScorer) action(ind *features.Indicators, p float64) Action {
-	risk := playbook.RiskLow
-	switch {
-	case p >= s.high:
-		risk = playbook.RiskHigh
-	case p >= s.medium:
-		risk = playbook.RiskMedium
-	}
 	a := s.pb.Evaluate(&playbook.Facts{
-		Indicators: ind, ChurnProbability: p, Risk: risk,
+		Indicators: ind, ChurnProbability: p, Risk: s.risk.Level(p),
 		MinorUnits: s.minorUnits, ReminderDays: s.reminderDays,
 	})
 	return Action{Kind: a.Kind, Stage: a.Stage, OfferText: a.OfferText}

@@ -332,7 +332,7 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 		Club: key.club, Month: key.month, AsOf: asOf,
 		DataStart: man.Start, DataEnd: man.End,
 		Spec: b.Bundle().Spec, Model: ReportModel(ls.info),
-		Risk: report.RiskThresholds{Medium: d.s.opts.Risk.Medium, High: d.s.opts.Risk.High},
+		Risk: d.s.opts.Risk,
 	}
 	var in *report.Input
 	if bs, ok := ls.s.(*BundleScorer); ok {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"retain/serve/report"
 	"time"
 
 	"retain/datasets"
@@ -108,10 +109,10 @@ type Options struct {
 
 // RiskThresholds are the churn probabilities at which the risk level turns
 // MEDIUM and HIGH: p < Medium is LOW, Medium <= p < High is MEDIUM, and
-// p >= High is HIGH. 0 < Medium <= High <= 1.
-type RiskThresholds struct {
-	Medium, High float64
-}
+// p >= High is HIGH. 0 < Medium <= High <= 1. It is the report's type, so
+// that the server, batch scoring, the report and the playbook's risk
+// condition share one Level.
+type RiskThresholds = report.RiskThresholds
 
 // DefaultOptions returns the default Options.
 func DefaultOptions() Options {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"retain/serve/report"
 	"runtime"
 	"slices"
 	"strconv"
@@ -580,10 +581,10 @@ func (s *Server) recommend(ctx context.Context, ls *liveScorer, h *History, asOf
 
 // risk buckets a churn probability by Options.Risk.
 func (s *Server) risk(p float64) retainv1.RiskLevel {
-	switch {
-	case p >= s.opts.Risk.High:
+	switch s.opts.Risk.Level(p) {
+	case report.RiskHigh:
 		return retainv1.RiskLevel_RISK_LEVEL_HIGH
-	case p >= s.opts.Risk.Medium:
+	case report.RiskMedium:
 		return retainv1.RiskLevel_RISK_LEVEL_MEDIUM
 	}
 	return retainv1.RiskLevel_RISK_LEVEL_LOW

@@ -61,7 +61,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		asOf = t
 	}
 	t0 := time.Now()
-	sc, err := serve.NewBundleScorer(*bundle, &serve.BundleOptions{HighRisk: *high})
+	sc, err := serve.NewBundleScorer(*bundle, &serve.BundleOptions{HighRisk: *high, MediumRisk: *medium})
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	sc, err := serve.NewBundleScorer(o.Model, &serve.BundleOptions{
-		HighRisk: o.Risk.High,
+		HighRisk: o.Risk.High, MediumRisk: o.Risk.Medium,
 		Catalog: func([]string) (map[string]datasets.Course, error) {
 			return courses, nil
 		},
