@@ -358,10 +358,6 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 			a.log.Error("rescoring: read history", "member", id, "err", err)
 			return rep, err
 		}
-		if end := h.Member.ContractEnd; !end.IsZero() && !end.After(asOf) {
-			rep.Skipped++
-			continue
-		}
 		sctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestTimeout)
 		sc, err := ls.s.Score(sctx, h, asOf)
 		cancel()
@@ -375,6 +371,12 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 			rep.Failed++
 			a.failed.WithLabelValues(trigger).Inc()
 			a.log.Error("rescoring failed", "member", id, "trigger", trigger, "version", ls.info.Version, "err", err)
+			continue
+		}
+		if sc.AlreadyChurned {
+			// No longer on the books (features.Featurizer.Status, the
+			// rule of batch scoring, StreamScores and the report).
+			rep.Skipped++
 			continue
 		}
 		rep.Scored++
@@ -423,4 +425,3 @@ func (a *Alerts) event(u *riskUpdate, prev, trigger string, created time.Time) a
 	}
 	return ev
 }
-

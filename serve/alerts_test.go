@@ -72,6 +72,9 @@ func (r *riskScorer) Score(ctx context.Context, h *serve.History, asOf time.Time
 			{Name: "age", Description: "age", Contribution: 0.01},
 		},
 		Action: serve.Action{Kind: "coach_callback", OfferText: "Call " + h.Member.MemberID},
+		// A stand-in for features' "on the books": a contract that ended
+		// before asOf.
+		AlreadyChurned: !h.Member.ContractEnd.IsZero() && !h.Member.ContractEnd.After(asOf),
 	}, nil
 }
 

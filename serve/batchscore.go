@@ -163,8 +163,9 @@ func (s *BundleScorer) ScoreBatch(ms []BatchMember, ws *BatchWorkspace, out []Sc
 				}
 				return courseSeen{}, false
 			}, m.HomeClub, ws.dist),
-			Reasons: reasons,
-			Action:  s.action(ind, p),
+			Reasons:        reasons,
+			Action:         s.action(ind, p),
+			AlreadyChurned: s.fz.AlreadyChurned(m.Ex),
 		}
 	}
 	return nil
