@@ -52,13 +52,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	var asOf time.Time
 	if *asOfStr != "" {
-		t, err := time.Parse(time.RFC3339, *asOfStr)
-		if err != nil {
-			if t, err = time.Parse(time.DateOnly, *asOfStr); err != nil {
-				return fmt.Errorf("--as-of %q: neither RFC 3339 nor YYYY-MM-DD", *asOfStr)
-			}
+		var err error
+		if asOf, err = parseAsOf(*asOfStr); err != nil {
+			return err
 		}
-		asOf = t
 	}
 	t0 := time.Now()
 	sc, err := serve.NewBundleScorer(*bundle, &serve.BundleOptions{HighRisk: *high, MediumRisk: *medium})

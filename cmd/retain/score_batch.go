@@ -75,11 +75,9 @@ func runScoreBatch(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	if *asOfStr != "" {
-		t, err := time.Parse(time.DateOnly, *asOfStr)
+		t, err := parseAsOf(*asOfStr)
 		if err != nil {
-			if t, err = time.Parse(time.RFC3339, *asOfStr); err != nil {
-				return fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 instant", *asOfStr)
-			}
+			return err
 		}
 		o.AsOf = t
 	}
@@ -127,4 +125,17 @@ func printBatchReport(w io.Writer, r *batch.Report) {
 	}
 	fmt.Fprintf(w, "time: %.2fs (%.0f members/s): read %.2fs, features %.2f, scoring %.2f (forward %.2f) worker-seconds, write %.2fs\n",
 		r.Seconds, r.MembersPerSecond, r.ReadSeconds, r.FeatureSeconds, r.ScoreSeconds, r.ForwardSeconds, r.WriteSeconds)
+}
+
+// parseAsOf parses an --as-of value of the batch commands: a date
+// (YYYY-MM-DD, midnight UTC) or an RFC 3339 instant.
+func parseAsOf(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 instant", s)
+	}
+	return t, nil
 }
