@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"retain/serve/report"
 	"time"
 
 	"retain/datasets"
+	"retain/serve/report"
 )
 
 // Options configures a Server. A zero field takes its default, stated in

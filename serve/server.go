@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"retain/serve/report"
 	"runtime"
 	"slices"
 	"strconv"
@@ -34,6 +33,7 @@ import (
 
 	"retain/datasets"
 	retainv1 "retain/proto/retain/v1"
+	"retain/serve/report"
 )
 
 // ServiceName is the gRPC service of the retain.v1 API, as the health

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/gonum/stat"
+
 	"retain/datasets"
 	"retain/features"
 	"retain/model/btyd"
@@ -165,7 +167,7 @@ func EvaluateHoldout(ctx context.Context, featuresPath, dataDir string, m Predic
 		excluded bool
 	}
 	var test []testRow
-	var ex features.Example
+	var ex, clone features.Example // clone: Predict may standardise its input in place
 	for i := 0; ; i++ {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -205,11 +207,8 @@ func EvaluateHoldout(ctx context.Context, featuresPath, dataDir string, m Predic
 				flag:    ex.Indicators.RecencyDays >= cfg.Flags.CallbackDays,
 			}
 			if m != nil {
-				c := ex
-				c.Seq = append([]float32(nil), ex.Seq...)
-				c.Static = append([]float32(nil), ex.Static...)
-				c.Mask = append([]float32(nil), ex.Mask...)
-				r.model, _ = m.Predict(&c)
+				cloneExample(&clone, &ex)
+				r.model, _ = m.Predict(&clone)
 			}
 			test = append(test, r)
 		}
@@ -360,30 +359,13 @@ func readTransactions(dir string) ([]datasets.Transaction, error) {
 }
 
 // pearson is the Pearson correlation of a and b; NaN when either is
-// constant.
+// constant or both are empty.
 func pearson(a, b []float64) float64 {
 	mustSameLen(len(a), len(b))
-	n := float64(len(a))
-	if n == 0 {
+	if len(a) == 0 {
 		return math.NaN()
 	}
-	var ma, mb float64
-	for i := range a {
-		ma += a[i]
-		mb += b[i]
-	}
-	ma, mb = ma/n, mb/n
-	var sab, saa, sbb float64
-	for i := range a {
-		da, db := a[i]-ma, b[i]-mb
-		sab += da * db
-		saa += da * da
-		sbb += db * db
-	}
-	if saa == 0 || sbb == 0 {
-		return math.NaN()
-	}
-	return sab / math.Sqrt(saa*sbb)
+	return stat.Correlation(a, b, nil)
 }
 
 // HoldoutReportFile and HoldoutJSONFile are the files WriteDir writes.

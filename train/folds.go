@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // FoldSummary combines the holdout reports of the K folds of one K-fold
@@ -176,19 +178,9 @@ func SummarizeFolds(reps []*HoldoutReport) (*FoldSummary, error) {
 // foldStat is the mean and sample standard deviation of v; NaN if any
 // value is NaN.
 func foldStat(v []float64) FoldStat {
-	n := float64(len(v))
-	var m float64
-	for _, x := range v {
-		m += x
-	}
-	m /= n
-	var ss float64
-	for _, x := range v {
-		ss += (x - m) * (x - m)
-	}
-	sd := math.NaN()
-	if len(v) > 1 {
-		sd = math.Sqrt(ss / (n - 1))
+	m, sd := stat.MeanStdDev(v, nil)
+	if len(v) < 2 {
+		sd = math.NaN()
 	}
 	return FoldStat{Mean: Num(m), SD: Num(sd)}
 }
