@@ -385,8 +385,9 @@ func (b *Builder) fitTiers(cutoffs []time.Time, splits []Split) error {
 	var spends []int64
 	for i := 0; i < b.members.len(); i++ {
 		m := b.members.at(i)
+		ms := memberSplitOf(&b.cfg, m.id)
 		for k, td := range days {
-			if exampleSplit(&b.cfg, m.id, k, len(days), splits[k]) != SplitTrain || m.join >= td {
+			if exampleSplit(&b.cfg, ms, k, len(days), splits[k]) != SplitTrain || m.join >= td {
 				continue
 			}
 			if b.f.labelAt(b.g, m, td, endDay).Excluded {

@@ -421,8 +421,9 @@ func (b *Builder) block(i int, days []int32, splits []Split, endDay int32, recyc
 	}
 	exs := blk.Examples[:0]
 	static := blk.static[:0]
+	ms := memberSplitOf(&b.cfg, m.id)
 	for k, td := range days {
-		split := exampleSplit(&b.cfg, m.id, k, len(days), splits[k])
+		split := exampleSplit(&b.cfg, ms, k, len(days), splits[k])
 		if split == SplitGap || m.join >= td {
 			continue
 		}

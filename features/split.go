@@ -243,13 +243,21 @@ func splitCutoffs(cutoffs []time.Time, cfg *Config) ([]Split, error) {
 	return SplitByTime(cutoffs, cfg)
 }
 
-// exampleSplit is the split of the example of member id at cutoff k of n,
-// whose cutoff split is s.
-func exampleSplit(cfg *Config, id string, k, n int, s Split) Split {
+// memberSplitOf is MemberSplit of member id under the member split, and
+// SplitNone otherwise: computed once per member for exampleSplit.
+func memberSplitOf(cfg *Config, id string) Split {
+	if cfg.Split.Mode != SplitModeMember {
+		return SplitNone
+	}
+	return MemberSplit(id, &cfg.Split)
+}
+
+// exampleSplit is the split of the example at cutoff k of n, whose cutoff
+// split is s, of a member whose memberSplitOf is ms.
+func exampleSplit(cfg *Config, ms Split, k, n int, s Split) Split {
 	if cfg.Split.Mode != SplitModeMember || s == SplitGap {
 		return s
 	}
-	ms := MemberSplit(id, &cfg.Split)
 	switch {
 	case ms == SplitTrain:
 		return SplitTrain

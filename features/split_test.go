@@ -149,7 +149,7 @@ func TestMemberSplit(t *testing.T) {
 		id := fmt.Sprintf("%05d", i)
 		ms := MemberSplit(id, &cfg.Split)
 		for k := range cutoffs {
-			got := exampleSplit(&cfg, id, k, len(cutoffs), splits[k])
+			got := exampleSplit(&cfg, memberSplitOf(&cfg, id), k, len(cutoffs), splits[k])
 			want := ms
 			if ms != SplitTrain && k < len(cutoffs)-1 {
 				want = SplitGap
