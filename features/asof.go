@@ -273,21 +273,7 @@ func (a *AsOf) Example(i int, ex *Example) error {
 	if m.join >= td {
 		return fmt.Errorf("%w: member %s", ErrNotJoined, m.id)
 	}
-	T := int32(f.cfg.Weeks)
-	tw := g.week(td)
-	ex.MemberID = m.id
-	ex.Cutoff = a.clk.instant(td)
-	ex.Seq = growF32(ex.Seq, int(T)*f.nSeq)
-	ex.Mask = growF32(ex.Mask, int(T))
-	ex.Static = growF32(ex.Static, f.nStatic)
-	clear(ex.Seq)
-	clear(ex.Mask)
-	clear(ex.Static)
-	ex.Split = SplitNone
-	f.rows(g, m, tw-T, tw, ex.Seq, ex.Mask)
-	ex.Indicators = f.indicatorsAt(g, m, td)
-	f.staticAt(g, m, td, &ex.Indicators, ex.Static)
-	ex.Label = f.labelAt(g, m, td, a.endDay)
+	f.exampleAt(g, m, &a.clk, td, a.endDay, ex)
 	return nil
 }
 

@@ -165,6 +165,17 @@ var ErrWrongMember = errors.New("features: event of another member")
 func (f *Featurizer) Compute(h *History, t time.Time) (*Example, error) {
 	clk := newClock(f.loc)
 	td := clk.day(t)
+	endDay := td
+	if !f.cfg.DataEnd.IsZero() {
+		endDay = clk.day(f.cfg.DataEnd)
+	}
+	return f.computeUntil(h, td, endDay)
+}
+
+// computeUntil is Compute at cutoff day td with the observation ending at
+// the start of day endDay (Compute takes it from Config.DataEnd).
+func (f *Featurizer) computeUntil(h *History, td, endDay int32) (*Example, error) {
+	clk := newClock(f.loc)
 	g := grid{phase: int32(floorMod(int64(td), 7))}
 	m := member{memberStatic: f.memberStatic(&h.Member, &clk)}
 	if m.join >= td {
@@ -185,25 +196,31 @@ func (f *Featurizer) Compute(h *History, t time.Time) (*Example, error) {
 		}
 		f.addTransaction(&m.tx, g, &clk, x)
 	}
-	endDay := td
-	if !f.cfg.DataEnd.IsZero() {
-		endDay = clk.day(f.cfg.DataEnd)
-	}
+	ex := &Example{}
+	f.exampleAt(g, &m, &clk, td, endDay, ex)
+	return ex, nil
+}
+
+// exampleAt computes the example of member m at cutoff day td, with the
+// observation ending at the start of day endDay, into ex, reusing its
+// slices: the one tail that Compute, AsOf.Example and the leave-last-week
+// split share.
+func (f *Featurizer) exampleAt(g grid, m *member, clk *clock, td, endDay int32, ex *Example) {
 	T := int32(f.cfg.Weeks)
 	tw := g.week(td)
-	ex := &Example{
-		MemberID: h.Member.MemberID,
-		Cutoff:   clk.instant(td),
-		Seq:      make([]float32, int(T)*f.nSeq),
-		Mask:     make([]float32, T),
-		Static:   make([]float32, f.nStatic),
-		Split:    SplitNone,
-	}
-	f.rows(g, &m, tw-T, tw, ex.Seq, ex.Mask)
-	ex.Indicators = f.indicatorsAt(g, &m, td)
-	f.staticAt(g, &m, td, &ex.Indicators, ex.Static)
-	ex.Label = f.labelAt(g, &m, td, endDay)
-	return ex, nil
+	ex.MemberID = m.id
+	ex.Cutoff = clk.instant(td)
+	ex.Seq = growF32(ex.Seq, int(T)*f.nSeq)
+	ex.Mask = growF32(ex.Mask, int(T))
+	ex.Static = growF32(ex.Static, f.nStatic)
+	clear(ex.Seq)
+	clear(ex.Mask)
+	clear(ex.Static)
+	ex.Split = SplitNone
+	f.rows(g, m, tw-T, tw, ex.Seq, ex.Mask)
+	ex.Indicators = f.indicatorsAt(g, m, td)
+	f.staticAt(g, m, td, &ex.Indicators, ex.Static)
+	ex.Label = f.labelAt(g, m, td, endDay)
 }
 
 // memberStatic converts a members-table row.

@@ -312,39 +312,6 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 	return rep, nil
 }
 
-// computeUntil is Compute at cutoff day td with the observation ending at
-// the start of day endDay (Compute takes it from Config.DataEnd).
-func (f *Featurizer) computeUntil(h *History, td, endDay int32) (*Example, error) {
-	clk := newClock(f.loc)
-	g := grid{phase: int32(floorMod(int64(td), 7))}
-	m := member{memberStatic: f.memberStatic(&h.Member, &clk)}
-	if m.join >= td {
-		return nil, fmt.Errorf("%w: member %s joined %s, cutoff %s", ErrNotJoined, h.Member.MemberID,
-			h.Member.JoinedAt.Format(time.RFC3339), clk.instant(td).Format(time.RFC3339))
-	}
-	for i := range h.Attendance {
-		f.addAttendance(&m.att, g, &clk, &h.Attendance[i])
-	}
-	for i := range h.Transactions {
-		f.addTransaction(&m.tx, g, &clk, &h.Transactions[i])
-	}
-	T := int32(f.cfg.Weeks)
-	tw := g.week(td)
-	ex := &Example{
-		MemberID: h.Member.MemberID,
-		Cutoff:   clk.instant(td),
-		Seq:      make([]float32, int(T)*f.nSeq),
-		Mask:     make([]float32, T),
-		Static:   make([]float32, f.nStatic),
-		Split:    SplitNone,
-	}
-	f.rows(g, &m, tw-T, tw, ex.Seq, ex.Mask)
-	ex.Indicators = f.indicatorsAt(g, &m, td)
-	f.staticAt(g, &m, td, &ex.Indicators, ex.Static)
-	ex.Label = f.labelAt(g, &m, td, endDay)
-	return ex, nil
-}
-
 // exampleBlock lays one member's examples (ascending cutoffs on grid g)
 // out as a MemberBlock: one run of weekly rows from the first window's start
 // to the last cutoff. Where windows overlap their rows must agree (they are
