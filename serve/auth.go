@@ -182,8 +182,12 @@ func TokensFromEnv(name string) (*Tokens, error) {
 func (t *Tokens) Len() int { return len(t.clients) }
 
 // lookup returns the client whose token is tok. It hashes tok and compares
-// the hash with every client's, in constant time, whatever matches.
+// the hash with every client's, in constant time, whatever matches. A nil
+// *Tokens knows no token.
 func (t *Tokens) lookup(tok string) (*tokenClient, bool) {
+	if t == nil {
+		return nil, false
+	}
 	h := sha256.Sum256([]byte(tok))
 	found := -1
 	for i := range t.clients {
@@ -223,9 +227,6 @@ func (s *Server) authorize(ctx context.Context, fullMethod string) (context.Cont
 	tok, err := bearer(ctx)
 	if err != nil {
 		return ctx, err
-	}
-	if s.opts.Tokens == nil {
-		return ctx, errUnknownToken
 	}
 	c, ok := s.opts.Tokens.lookup(tok)
 	if !ok {

@@ -228,9 +228,6 @@ func (s *Server) httpAuth(r *http.Request, scope Scope) (string, int, string) {
 	if tok == "" {
 		return "", http.StatusUnauthorized, "empty token"
 	}
-	if s.opts.Tokens == nil {
-		return "", http.StatusUnauthorized, "unknown token"
-	}
 	c, ok := s.opts.Tokens.lookup(tok)
 	if !ok {
 		return "", http.StatusUnauthorized, "unknown token"
