@@ -35,7 +35,7 @@ func (p *Params) ForwardWith(ws *Workspace, b *Batch, out *Output) error {
 	}
 	ws.reset(&p.Config, n)
 	for t := 0; t < p.Config.Steps; t++ {
-		p.step(ws, b, t, n, 0, 1)
+		p.step(ws, b, t, n, 1)
 	}
 	p.heads(ws, b, n, out)
 	return nil
@@ -53,21 +53,21 @@ func (ws *Workspace) reset(cfg *Config, n int) {
 	ws.mask = grow(ws.mask, n)
 }
 
-// step runs week t through every layer for m rows of b, whose first row is
-// row0 and which are stride rows apart in b; their states are the first m
-// rows of ws.h and ws.c.
-func (p *Params) step(ws *Workspace, b *Batch, t, m, row0, stride int) {
+// step runs week t through every layer for m rows of b, the first row of
+// b and every stride-th after it; their states are the first m rows of
+// ws.h and ws.c.
+func (p *Params) step(ws *Workspace, b *Batch, t, m, stride int) {
 	T, F, H := p.Config.Steps, p.Config.Inputs, p.Config.Hidden
 	h4 := 4 * H
 	live := false
 	for r := 0; r < m; r++ {
-		ws.mask[r] = b.Mask[(row0+r*stride)*T+t]
+		ws.mask[r] = b.Mask[r*stride*T+t]
 		live = live || ws.mask[r] != 0
 	}
 	if !live {
 		return // every state carries through unchanged
 	}
-	in, ldin, width := b.X[row0*T*F+t*F:], stride*T*F, F
+	in, ldin, width := b.X[t*F:], stride*T*F, F
 	for l := range p.Layers {
 		lp := &p.Layers[l]
 		z := ws.z

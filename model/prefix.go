@@ -33,7 +33,7 @@ func (p *Params) ForwardPrefix(ws *Workspace, b *Batch, rows, split int, out *Ou
 	// The shared weeks: one row per group, states in the first groups
 	// rows of the workspace.
 	for t := 0; t < split; t++ {
-		p.step(ws, b, t, groups, 0, rows)
+		p.step(ws, b, t, groups, rows)
 	}
 	// Spread each group's state over its rows, last group first so that
 	// no state is overwritten before it is copied.
@@ -50,7 +50,7 @@ func (p *Params) ForwardPrefix(ws *Workspace, b *Batch, rows, split int, out *Ou
 		}
 	}
 	for t := split; t < T; t++ {
-		p.step(ws, b, t, n, 0, 1)
+		p.step(ws, b, t, n, 1)
 	}
 	p.heads(ws, b, n, out)
 	return nil
