@@ -71,20 +71,21 @@ func bgnbdLL(r, alpha, a, b float64, cs []Customer, grad []float64) float64 {
 		}
 	}
 	var gr, galpha, ga, gb float64
+	logAlpha, logA := math.Log(alpha), math.Log(a)
 	ll := 0.0
 	for i := range cs {
 		x, tx, T := cs[i].X, cs[i].TX, cs[i].T
 		lgrx, _ := math.Lgamma(r + x)
 		lgbx, _ := math.Lgamma(b + x)
 		lgabx, _ := math.Lgamma(a + b + x)
-		a1 := lgrx - lgr + r*math.Log(alpha)
+		a1 := lgrx - lgr + r*logAlpha
 		a2 := lgab + lgbx - lgb - lgabx
 		a3 := -(r + x) * math.Log(alpha+T)
 		w3, w4 := 1.0, 0.0
 		var a4 float64
 		l := a3
 		if x > 0 {
-			a4 = math.Log(a) - math.Log(b+x-1) - (r+x)*math.Log(alpha+tx)
+			a4 = logA - math.Log(b+x-1) - (r+x)*math.Log(alpha+tx)
 			mx := math.Max(a3, a4)
 			e3, e4 := math.Exp(a3-mx), math.Exp(a4-mx)
 			l = mx + math.Log(e3+e4)
@@ -96,7 +97,7 @@ func bgnbdLL(r, alpha, a, b float64, cs []Customer, grad []float64) float64 {
 		}
 		// d/dr, d/dalpha, d/da, d/db of A1+A2 and the weighted A3, A4.
 		psiABX := mathext.Digamma(a + b + x)
-		gr += mathext.Digamma(r+x) - psiR + math.Log(alpha) - w3*math.Log(alpha+T)
+		gr += mathext.Digamma(r+x) - psiR + logAlpha - w3*math.Log(alpha+T)
 		galpha += r/alpha - w3*(r+x)/(alpha+T)
 		ga += psiAB - psiABX
 		gb += psiAB + mathext.Digamma(b+x) - psiB - psiABX
