@@ -281,30 +281,27 @@ func earliest(hs []features.History, def time.Time) time.Time {
 // first bad row is an error naming its file and row. Events are sorted by
 // time. It also returns the directory's manifest.
 func ReadDir(dir string) ([]features.History, datasets.Manifest, error) {
-	d, err := datasets.OpenDir(dir)
+	src, man, err := OpenDir(dir)
 	if err != nil {
-		return nil, datasets.Manifest{}, fmt.Errorf("report: %w", err)
+		return nil, datasets.Manifest{}, err
 	}
-	chk := datasets.NewChecker(nil)
 	var hs []features.History
 	idx := map[string]int{}
-	if err := readTable(d, chk.Member, func(m *datasets.Member) {
+	if err := drain(src.Members, func(m *datasets.Member) {
 		idx[m.MemberID] = len(hs)
 		hs = append(hs, features.History{Member: *m})
 	}); err != nil {
 		return nil, datasets.Manifest{}, err
 	}
-	if err := readTable(d, chk.Course, func(*datasets.Course) {}); err != nil {
-		return nil, datasets.Manifest{}, err
-	}
-	// The checker refuses events of unknown members, so idx has them all.
-	if err := readTable(d, chk.Attendance, func(a *datasets.Attendance) {
+	// The checker refuses events of unknown members (and OpenDir's source
+	// checks the courses before the first event), so idx has them all.
+	if err := drain(src.Attendance, func(a *datasets.Attendance) {
 		h := &hs[idx[a.MemberID]]
 		h.Attendance = append(h.Attendance, *a)
 	}); err != nil {
 		return nil, datasets.Manifest{}, err
 	}
-	if err := readTable(d, chk.Transaction, func(x *datasets.Transaction) {
+	if err := drain(src.Transactions, func(x *datasets.Transaction) {
 		h := &hs[idx[x.MemberID]]
 		h.Transactions = append(h.Transactions, *x)
 	}); err != nil {
@@ -315,34 +312,28 @@ func ReadDir(dir string) ([]features.History, datasets.Manifest, error) {
 		slices.SortStableFunc(h.Attendance, func(a, b datasets.Attendance) int { return a.TS.Compare(b.TS) })
 		slices.SortStableFunc(h.Transactions, func(a, b datasets.Transaction) int { return a.TS.Compare(b.TS) })
 	}
-	return hs, d.Manifest(), nil
+	return hs, man, nil
 }
 
-func readTable[T datasets.Record](d *datasets.Dir, check func(string, int64, *T) error, add func(*T)) error {
-	table := datasets.TableOf[T]()
-	r, err := datasets.OpenDirTable[T](d, nil)
-	if errors.Is(err, datasets.ErrTableNotFound) && (table == datasets.TableCourses || table == datasets.TableTransactions) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("report: %s: %w", table, err)
+// drain opens a table with open (a nil reader: a missing optional table)
+// and hands every row to add.
+func drain[T datasets.Record](open func() (datasets.Reader[T], error), add func(*T)) error {
+	r, err := open()
+	if err != nil || r == nil {
+		return err
 	}
 	defer r.Close()
 	buf := make([]T, 4096)
 	for {
 		n, rerr := r.Read(buf)
-		file, row := datasets.Position(r)
 		for i := range buf[:n] {
-			if err := check(file, row+int64(i), &buf[i]); err != nil {
-				return fmt.Errorf("report: %s: %w", table, err)
-			}
 			add(&buf[i])
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("report: %s: %w", table, rerr)
+			return rerr
 		}
 	}
 	return r.Close()
