@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"retain/datasets"
 )
@@ -31,14 +30,16 @@ type AsOf struct {
 	before   time.Time
 	beforeNs int64
 
-	members  memberList
-	clubs    []string // home club of each member, as in the data
-	uses     [][]CourseUse
-	idx      map[string]int32 // member id -> index; -1: left out by Keep
-	weekSlab []weekAgg        // the week buckets of the next members (see reserve)
-	catSlab  []uint8
-	slabLen  int // buckets in the last slab chunk
-	rep      AsOfReport
+	members memberList
+	clubs   []string // home club of each member, as in the data
+	uses    [][]CourseUse
+	idx     map[string]int32 // member id -> index; -1: left out by Keep
+	// Room for the state of the next members (see reserve).
+	weekSlab  slab[weekAgg]
+	catSlab   slab[uint8]
+	monthSlab slab[monthAct]
+	txSlab    slab[txAgg]
+	rep       AsOfReport
 }
 
 // CourseUse is one course a member attended before AsOf.Before: how many
@@ -154,34 +155,29 @@ type attStats struct {
 }
 
 // reserve gives member m room for a week bucket for every week from its
-// join to the cutoff (at most maxReserveWeeks), carved from a shared slab:
-// most members visit in most of their weeks, and growing each member's
-// buckets by doubling copied them several times and cost more than the
-// rest of the aggregation. A member with more weeks grows past its room as
-// usual.
+// join to the cutoff (at most maxReserveWeeks), a month record for every
+// month (attendance and transactions) and a few transaction buckets a
+// month, carved from shared slabs: most members visit in most of their weeks
+// and pay every month, and growing each member's slices by doubling copied
+// them several times and cost more than the rest of the aggregation (and
+// its small allocations cost the garbage collector). A member with more
+// grows past its room as usual.
 func (a *AsOf) reserve(m *member) {
-	const maxReserveWeeks = 128
-	w := int((a.td-m.join)/7) + 2
-	if w <= 0 {
+	const (
+		maxReserveWeeks  = 128
+		maxReserveMonths = 30
+	)
+	days := int(a.td - m.join)
+	if days < 0 {
 		return
 	}
-	w = min(w, maxReserveWeeks)
-	nCat := a.f.nCat
-	if len(a.weekSlab) < w {
-		// Chunks double from 64Ki to 1Mi buckets (1.5 to 24 MiB): a small
-		// data set stays small, a large one gets chunks big enough for
-		// huge pages (see adviseHuge: 0.4-0.5 of the 1.4 kernel CPU-s of
-		// BenchmarkScore100k were page faults on these chunks).
-		a.slabLen = min(max(2*a.slabLen, 1<<16), 1<<20)
-		a.weekSlab = make([]weekAgg, max(a.slabLen, w))
-		a.catSlab = make([]uint8, len(a.weekSlab)*nCat)
-		adviseHuge(unsafe.Pointer(&a.weekSlab[0]), uintptr(len(a.weekSlab))*unsafe.Sizeof(weekAgg{}))
-		adviseHuge(unsafe.Pointer(&a.catSlab[0]), uintptr(len(a.catSlab)))
-	}
-	m.att.weeks = a.weekSlab[:0:w]
-	a.weekSlab = a.weekSlab[w:]
-	m.att.cats = a.catSlab[: 0 : w*nCat]
-	a.catSlab = a.catSlab[w*nCat:]
+	w := min(days/7+2, maxReserveWeeks)
+	months := min(days/30+2, maxReserveMonths)
+	m.att.weeks = a.weekSlab.take(w)
+	m.att.cats = a.catSlab.take(w * a.f.nCat)
+	m.att.months = a.monthSlab.take(months)
+	m.tx.months = a.monthSlab.take(months)
+	m.tx.txs = a.txSlab.take(months + 2)
 }
 
 // addAttendance adds a visit of a member whose index is k modulo parts

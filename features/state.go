@@ -160,9 +160,15 @@ func (s *attState) weekSlot(w int32, nCat int) int {
 		if len(s.cats)+nCat > cap(s.cats) {
 			s.cats = slices.Grow(s.cats, max(len(s.cats), weekSlotsMin*nCat))
 		}
-		s.cats = append(s.cats, make([]uint8, nCat)...)
-		copy(s.cats[(i+1)*nCat:], s.cats[i*nCat:n*nCat])
-		clear(s.cats[i*nCat : (i+1)*nCat])
+		// Past len(s.cats) the capacity is zero: it came from make, the
+		// slab or growslice (which clears the tail) and is never written
+		// before it is taken here. So a bucket appended at the end needs
+		// no clearing.
+		s.cats = s.cats[:len(s.cats)+nCat]
+		if i < n {
+			copy(s.cats[(i+1)*nCat:], s.cats[i*nCat:n*nCat])
+			clear(s.cats[i*nCat : (i+1)*nCat])
+		}
 	}
 	return i
 }
