@@ -11,6 +11,7 @@ import (
 	"retain/datasets"
 	"retain/features"
 	"retain/serve"
+	"retain/serve/playbook"
 	"retain/serve/report"
 )
 
@@ -34,6 +35,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	def := serve.DefaultOptions().Risk
 	medium := fs.Float64("risk-medium", def.Medium, "churn probability from which the risk is medium")
 	high := fs.Float64("risk-high", def.High, "churn probability from which the risk is high (and a retention offer is made)")
+	pbPath := fs.String("playbook", "", "action playbook file, YAML or JSON (docs/playbook.md; default: the embedded playbook, as in retain serve)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +60,14 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	t0 := time.Now()
-	sc, err := serve.NewBundleScorer(*bundle, &serve.BundleOptions{HighRisk: *high, MediumRisk: *medium})
+	bopts := serve.BundleOptions{HighRisk: *high, MediumRisk: *medium}
+	if *pbPath != "" {
+		var err error
+		if bopts.Playbook, err = playbook.Load(*pbPath); err != nil {
+			return err
+		}
+	}
+	sc, err := serve.NewBundleScorer(*bundle, &bopts)
 	if err != nil {
 		return err
 	}

@@ -63,12 +63,26 @@ func TestReportCLI(t *testing.T) {
 		t.Errorf("at-risk table with --top 10 --list-rows 3: %d rows (with the header), want 4, a data-csv attribute and 7 more", n)
 	}
 
+	// --playbook: the at-risk table's actions come from the file.
+	pb := filepath.Join(dir, "pb.yaml")
+	if err := os.WriteFile(pb, []byte("version: 1\ncurrency: EUR\nrules:\n  - name: all\n    action:\n      kind: test_call\n      offer_text: \"offer from the test playbook\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withPB := filepath.Join(dir, "pb.html")
+	if code, _, stderr := runCLI(t, "report", "--data", data, "--model", bundle, "--month", "2024-08", "--playbook", pb, "--out", withPB); code != 0 {
+		t.Fatalf("report --playbook exited %d: %s", code, stderr)
+	}
+	if b, err := os.ReadFile(withPB); err != nil || !strings.Contains(string(b), "offer from the test playbook") || strings.Contains(page, "offer from the test playbook") {
+		t.Errorf("the page with --playbook lacks the playbook's offer, or the default page has it (err %v)", err)
+	}
+
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
 		{[]string{"--data", data, "--model", bundle}, 2, "give --data, --model and --out"},
+		{[]string{"--data", data, "--model", bundle, "--out", out, "--playbook", filepath.Join(dir, "none.yaml")}, 1, "none.yaml"},
 		{[]string{"--data", data, "--model", bundle, "--out", out, "--month", "August"}, 1, `month: "August" is not YYYY-MM`},
 		{[]string{"--data", data, "--model", bundle, "--out", out, "--club", "atlantis"}, 1, `unknown club "atlantis"`},
 		{[]string{"--data", data, "--model", bundle, "--out", out, "--as-of", "soon"}, 1, "--as-of"},

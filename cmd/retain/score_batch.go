@@ -12,7 +12,9 @@ import (
 
 	"golang.org/x/term"
 
+	"retain/serve"
 	"retain/serve/batch"
+	"retain/serve/playbook"
 )
 
 // batchFlags are the flags that select the batch mode of retain score.
@@ -50,10 +52,14 @@ func runScoreBatch(args []string, stdout, stderr io.Writer) error {
 	shard := fs.String("shard", "", "score only shard i of n (i/n, 0 <= i < n): members by FNV-1a hash of the member id")
 	fs.StringVar(&o.Format, "format", "parquet", "output format: parquet or csv")
 	fs.StringVar(&o.Club, "club", "", "score only the members of this home club")
+	pbPath := fs.String("playbook", "", "action playbook file, YAML or JSON (docs/playbook.md; default: the embedded playbook, as in retain serve)")
+	def := serve.DefaultOptions().Risk
+	fs.Float64Var(&o.Risk.Medium, "risk-medium", def.Medium, "churn probability from which the risk is medium")
+	fs.Float64Var(&o.Risk.High, "risk-high", def.High, "churn probability from which the risk is high (and a retention offer is made)")
 	fs.IntVar(&o.Workers, "workers", 0, "scoring goroutines (default min(2, GOMAXPROCS))")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X]\n\nScores every active member of the dataset (docs/batch.md).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X] [--playbook FILE] [--risk-medium P] [--risk-high P]\n\nScores every active member of the dataset (docs/batch.md).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -80,6 +86,13 @@ func runScoreBatch(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		o.AsOf = t
+	}
+	if *pbPath != "" {
+		pb, err := playbook.Load(*pbPath)
+		if err != nil {
+			return err
+		}
+		o.Playbook = pb
 	}
 	if *shard != "" {
 		i, n, err := batch.ParseShard(*shard)

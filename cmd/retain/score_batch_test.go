@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,5 +75,60 @@ func TestScoreBatchCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err != nil {
 		t.Errorf("the first output is gone after failed runs: %v", err)
+	}
+
+	// --playbook and the risk thresholds reach the scorer: a playbook that
+	// sends every high-risk member to one action, and thresholds at the
+	// terciles of the first run's probabilities (the tiny model's are all
+	// low by the default thresholds), under which the level follows the
+	// probability.
+	ps := make([]float64, len(rows))
+	for i, r := range rows {
+		ps[i] = r.ChurnProbability
+	}
+	slices.Sort(ps)
+	medium, high := ps[len(ps)/3], ps[2*len(ps)/3]
+	if !(medium < high) {
+		t.Fatalf("terciles %v, %v of the first run's probabilities: want distinct", medium, high)
+	}
+	pb := filepath.Join(dir, "pb.yaml")
+	if err := os.WriteFile(pb, []byte("version: 1\ncurrency: EUR\nrules:\n  - name: high\n    when:\n      risk: [high]\n    action:\n      kind: test_call\n      offer_text: \"call {{.Tier}}\"\n  - name: rest\n    action:\n      kind: none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pbOut := filepath.Join(dir, "pb.csv")
+	code, stdout, stderr = runCLI(t, "score", "--model", bundle, "--data", data, "--out", pbOut, "--format", "csv", "--quiet",
+		"--playbook", pb, "--risk-medium", fmt.Sprint(medium), "--risk-high", fmt.Sprint(high))
+	if code != 0 {
+		t.Fatalf("score --playbook exited %d:\n%s\n%s", code, stdout, stderr)
+	}
+	pbRows, err := batch.ReadCSV(pbOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := map[string]int{}
+	for _, r := range pbRows {
+		want := "low"
+		switch {
+		case r.ChurnProbability >= high:
+			want = "high"
+		case r.ChurnProbability >= medium:
+			want = "medium"
+		}
+		levels[want]++
+		if r.RiskLevel != want {
+			t.Errorf("%s: p %v: level %q, want %q under --risk-medium %v --risk-high %v", r.MemberID, r.ChurnProbability, r.RiskLevel, want, medium, high)
+		}
+		if wantKind := map[bool]string{true: "test_call", false: ""}[want == "high"]; r.ActionKind != wantKind {
+			t.Errorf("%s: level %s: action %q, want %q from the --playbook file (kind none: no action)", r.MemberID, want, r.ActionKind, wantKind)
+		}
+		if r.ActionKind == "test_call" && r.ActionOffer != "call "+r.Tier {
+			t.Errorf("%s: offer %q, want %q", r.MemberID, r.ActionOffer, "call "+r.Tier)
+		}
+	}
+	if levels["low"] == 0 || levels["medium"] == 0 || levels["high"] == 0 {
+		t.Errorf("levels %v under --risk-medium %v --risk-high %v: want all three", levels, medium, high)
+	}
+	if code, _, stderr := runCLI(t, "score", "--model", bundle, "--data", data, "--out", pbOut, "--playbook", filepath.Join(dir, "none.yaml")); code != 1 || !strings.Contains(stderr, "none.yaml") {
+		t.Errorf("score --playbook of a missing file: exit %d: %s", code, stderr)
 	}
 }

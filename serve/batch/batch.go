@@ -19,6 +19,7 @@ import (
 	"retain/datasets"
 	"retain/features"
 	"retain/serve"
+	"retain/serve/playbook"
 )
 
 // Options configure Run.
@@ -42,6 +43,9 @@ type Options struct {
 	// defaults. Risk.High is also the retention-offer threshold, as in
 	// retain serve.
 	Risk serve.RiskThresholds
+	// Playbook gives the recommended actions (docs/playbook.md); nil means
+	// the embedded default, as in retain serve.
+	Playbook *playbook.Playbook
 	// Workers is the number of scoring goroutines; default
 	// min(2, GOMAXPROCS).
 	Workers int
@@ -155,7 +159,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	sc, err := serve.NewBundleScorer(o.Model, &serve.BundleOptions{
-		HighRisk: o.Risk.High, MediumRisk: o.Risk.Medium,
+		HighRisk: o.Risk.High, MediumRisk: o.Risk.Medium, Playbook: o.Playbook,
 		Catalog: func([]string) (map[string]datasets.Course, error) {
 			return courses, nil
 		},
