@@ -349,13 +349,23 @@ func (f *Featurizer) labelAt(g grid, m *member, td, endDay int32) Label {
 	hEnd := td + 7*H
 	l := Label{Churn: -1, NextCategory: -1, NextCourse: -1}
 	ws := m.att.weeks
+	censored := hEnd > endDay
+	// When the horizon runs past the end of the data, a class at or after
+	// that end is not known (a Config.DataEnd earlier than the events read):
+	// the next class is looked for only before it.
+	endSec := int64(math.MaxInt64)
+	if censored {
+		c := newClock(f.loc)
+		endSec = c.instant(endDay).Unix()
+	}
 	for i := searchWeek(ws, tw); i < len(ws) && ws[i].week < tw+H; i++ {
 		if c := int32(ws[i].firstCourse); c >= 0 {
-			l.NextCourse, l.NextCategory = c, f.courseCat[c]
+			if int64(g.start(ws[i].week))*86400+int64(ws[i].firstClass) < endSec {
+				l.NextCourse, l.NextCategory = c, f.courseCat[c]
+			}
 			break
 		}
 	}
-	censored := hEnd > endDay
 	switch lc.Kind {
 	case LabelInactivity:
 		l.Excluded = f.inactiveBefore(g, m, td) || f.lapsedAt(m, td)

@@ -92,6 +92,12 @@ func TestLabels(t *testing.T) {
 		// Next class: the first class in the horizon, open gym skipped.
 		{"next course", nil, active("x").visit(day(1), "", 30).visit(day(9), "B1", 50).visit(day(8), "Y1", 60).visit(day(20), "S1", 45),
 			Label{Churn: 0, NextCategory: 2, NextCourse: 2}, "Y1 on day 8 is the first class; yoga is category 2"},
+		{"next course after the end of the data", func(c *Config) { c.DataEnd = cutoff.AddDate(0, 0, 10) },
+			active("y").visit(day(12), "Y1", 60), next(Label{Churn: -1, Censored: true}),
+			"Y1 on day 12 is after the data's end (day 10): unknown at the end of the data"},
+		{"next course before the end of the data", func(c *Config) { c.DataEnd = cutoff.AddDate(0, 0, 10) },
+			active("z").visit(day(8), "Y1", 60).visit(day(12), "S1", 45), Label{Churn: -1, Censored: true, NextCategory: 2, NextCourse: 2},
+			"Y1 on day 8 is before the data's end; the churn label is censored"},
 	}
 	for _, c := range cases {
 		cfg := testConfig()
