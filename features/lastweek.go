@@ -161,15 +161,15 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 	rep.Rejected, rep.RejectedSamples = int(rs.rejected), rs.samples
 
 	// The observed range: the manifest's, else the events'; the
-	// manifest's End bounds the timestamps (an import writes the last
-	// event's), so observation runs to the end of the day before End's
-	// instant. Config.DataEnd overrides the end.
+	// manifest's End is exclusive (docs/data-format.md), and observation
+	// runs to the end of the day before End's day, as in Builder.dataDays.
+	// Config.DataEnd overrides the end.
 	startDay, endDay := minDay, maxDay+1
 	if !man.Start.IsZero() {
 		startDay = clk.day(man.Start)
 	}
 	if !man.End.IsZero() {
-		endDay = clk.day(man.End.Add(-time.Nanosecond)) + 1
+		endDay = clk.day(man.End)
 	}
 	if !cfg.DataEnd.IsZero() {
 		endDay = clk.day(cfg.DataEnd)

@@ -650,6 +650,19 @@ func (im *importer) handle(b *binding, fi int, rec *record, rerr error) error {
 	return nil
 }
 
+// endOfCoverage is the manifest's end for data whose last event is at
+// last: the manifest's end is exclusive (docs/data-format.md), and an
+// export covers the whole day of its last event, so the end is the next
+// midnight UTC. Exports with dates only (CDNOW) stamp events at midnight:
+// the last event itself would otherwise fall outside the data.
+func endOfCoverage(last time.Time) time.Time {
+	if last.IsZero() {
+		return last
+	}
+	y, m, d := last.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+}
+
 func (im *importer) span(t time.Time) {
 	if im.rep.Start.IsZero() || t.Before(im.rep.Start) {
 		im.rep.Start = t
@@ -741,7 +754,7 @@ func (im *importer) finish(outDir string) error {
 		Currency:   im.m.Currency,
 		MinorUnits: im.m.minor,
 		Start:      r.Start,
-		End:        r.End,
+		End:        endOfCoverage(r.End),
 		Source:     "import " + im.m.Name + ": " + strings.Join(names, ", "),
 		Notes: map[string]string{
 			"mapping":         im.m.Name,
