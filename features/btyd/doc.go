@@ -5,7 +5,8 @@
 // the published, well-understood yardsticks the LSTM of package model is
 // compared with on the CDNOW data (docs/evaluation.md).
 //
-// It may import datasets; it must not import train, serve or cmd.
+// It may import datasets; it must not import features, model, train, serve
+// or cmd (package features imports it for the LTV indicator).
 //
 // # Summaries
 //
