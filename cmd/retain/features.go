@@ -127,6 +127,11 @@ func writeBuildReport(w io.Writer, rep *features.BuildReport) {
 		fmt.Fprintf(w, "  rejected: %s\n", s)
 	}
 	fmt.Fprintf(w, "data %s .. %s, %d cutoffs\n", rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), len(rep.Cutoffs))
+	if rep.LTV.Model != features.LTVBTYD {
+		fmt.Fprintf(w, "warning: the ltv indicator falls back to the naive formula: %s\n", rep.LTV.Reason)
+	} else {
+		fmt.Fprintf(w, "%s\n", rep.LTV.String())
+	}
 	names := make([]string, 0, len(rep.Examples))
 	for n := range rep.Examples {
 		names = append(names, n)
