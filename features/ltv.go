@@ -3,6 +3,7 @@ package features
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"retain/features/btyd"
 )
@@ -133,12 +134,23 @@ func (l *LTVModel) check(cfg *Config) error {
 	return nil
 }
 
-// ltvCalc is the LTV model prepared for computing: the btyd models.
+// ltvCacheWeeks bounds the T (whole weeks from the first payment week to
+// the cutoff) for which ltvCalc tabulates E[Y(h) | alive, x, T]; longer
+// histories (over 20 years) compute it at every call.
+const ltvCacheWeeks = 1044
+
+// ltvCalc is the LTV model prepared for computing: the btyd models and a
+// table of the BG/NBD expectation given alive, which is the costly part
+// (a hypergeometric series of tens to hundreds of terms) and depends only
+// on the whole numbers x and T once the parameters are fixed. Rows (one
+// per T, x = 0..T-1) are filled on first use, concurrently safe: a value
+// computed twice is the same value.
 type ltvCalc struct {
 	on      bool // LTVBTYD
 	horizon float64
 	bg      btyd.BGNBD
 	gg      btyd.GammaGamma
+	rows    *[ltvCacheWeeks]atomic.Pointer[[]atomic.Uint64] // float64 bits, 0 = not yet computed
 }
 
 func newLTVCalc(l *LTVModel) ltvCalc {
@@ -150,7 +162,31 @@ func newLTVCalc(l *LTVModel) ltvCalc {
 		horizon: l.HorizonWeeks,
 		bg:      btyd.BGNBD{R: l.R, Alpha: l.Alpha, A: l.A, B: l.B},
 		gg:      btyd.GammaGamma{P: l.P, Q: l.Q, V: l.V},
+		rows:    new([ltvCacheWeeks]atomic.Pointer[[]atomic.Uint64]),
 	}
+}
+
+// alive returns E[Y(h) | alive, x, T] (btyd.BGNBD.ExpectedPurchasesAlive)
+// from the table when x and T are whole numbers within it.
+func (l *ltvCalc) alive(x, T float64) float64 {
+	xi, ti := int(x), int(T)
+	if float64(xi) != x || float64(ti) != T || ti >= ltvCacheWeeks || xi >= ti {
+		return l.bg.ExpectedPurchasesAlive(l.horizon, x, T)
+	}
+	p := &l.rows[ti]
+	row := p.Load()
+	if row == nil {
+		r := make([]atomic.Uint64, ti)
+		p.CompareAndSwap(nil, &r)
+		row = p.Load()
+	}
+	c := &(*row)[xi]
+	if b := c.Load(); b != 0 {
+		return math.Float64frombits(b)
+	}
+	v := l.bg.ExpectedPurchasesAlive(l.horizon, x, T)
+	c.Store(math.Float64bits(v))
+	return v
 }
 
 // paymentSummary returns the BG/NBD summary of the payments in txs (one
@@ -212,8 +248,11 @@ func (f *Featurizer) ltvAt(m *member, tw int32, spend52 int64, obsWeeks int32) f
 
 // value returns the expected spend of a member with summary c over the
 // horizon: E[Y(h) | x, tx, T] E[Z | x, m], undiscounted, never negative.
+// E[Y(h) | x, tx, T] is computed as E[Y(h) | alive, x, T] P(alive | x, tx,
+// T), the first factor tabulated (equal to btyd's ExpectedPurchases to
+// rounding).
 func (l *ltvCalc) value(c *btyd.Customer) float64 {
-	e := l.bg.ExpectedPurchases(l.horizon, c.X, c.TX, c.T)
+	e := l.alive(c.X, c.T) * l.bg.PAlive(c.X, c.TX, c.T)
 	s := l.gg.ConditionalExpectedSpend(c.X, c.MeanValue)
 	v := e * s
 	if !(v > 0) || math.IsInf(v, 0) {
