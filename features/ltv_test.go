@@ -419,3 +419,53 @@ func TestLTVSpecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestLTVLastWeekOut: the leave-last-week-out build keeps the naive
+// formula with its reason (ltvLastWeek) in the report and the file's
+// spec, and the examples' LTV is that spec's.
+func TestLTVLastWeekOut(t *testing.T) {
+	s := loadSmallSynth(t)
+	cfg := s.config()
+	cfg.Split = SplitConfig{Mode: SplitModeLastWeek, ValidationFraction: 0.15}
+	path := filepath.Join(t.TempDir(), "lw.rtfs")
+	rep, err := BuildLastWeekOut(s.source(), cfg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LTV.Model != LTVNaive || rep.LTV.Reason != ltvLastWeek {
+		t.Fatalf("LTV %s", rep.LTV.String())
+	}
+	r, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	spec := r.Header().Spec
+	if spec.LTV != rep.LTV {
+		t.Fatalf("file spec LTV %+v, report %+v", spec.LTV, rep.LTV)
+	}
+	f, err := NewFeaturizer(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex Example
+	n := 0
+	for r.Next(&ex) == nil {
+		if ex.Split != SplitTest {
+			continue
+		}
+		want, err := f.Compute(s.hs[ex.MemberID], ex.Cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Indicators.LTV != want.Indicators.LTV {
+			t.Fatalf("%s: LTV %v in the file, %v from Compute", ex.MemberID, ex.Indicators.LTV, want.Indicators.LTV)
+		}
+		if ex.Indicators.LTV > 0 {
+			n++
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d test examples with a positive LTV", n)
+	}
+}
