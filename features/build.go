@@ -428,14 +428,16 @@ func (b *Builder) fitTiers(cutoffs []time.Time, splits []Split) error {
 // per training member: its payments before the latest cutoff at which it
 // has a training example (joined by then; members already churned there
 // count too, since the BG/NBD models dropping out). Members without a
-// payment by then are left out and counted. A fit that cannot be made
-// leaves the naive formula with the reason in the spec.
+// payment by then are left out and counted; with more than ltvFitMax
+// payers a sample is fitted. A fit that cannot be made leaves the naive
+// formula with the reason in the spec.
 func (b *Builder) fitLTV(cutoffs []time.Time, splits []Split) error {
 	days, err := b.cutoffDays(cutoffs)
 	if err != nil {
 		return err
 	}
 	var cs []btyd.Customer
+	var ids []string
 	neverPaid := 0
 	for i := 0; i < b.members.len(); i++ {
 		m := b.members.at(i)
@@ -447,13 +449,14 @@ func (b *Builder) fitLTV(cutoffs []time.Time, splits []Split) error {
 			}
 			if c, ok := paymentSummary(m.tx.txs, b.g.week(td), b.f.scale); ok {
 				cs = append(cs, c)
+				ids = append(ids, m.id)
 			} else {
 				neverPaid++
 			}
 			break
 		}
 	}
-	return b.setLTV(fitLTV(&b.cfg, cs, neverPaid))
+	return b.setLTV(fitLTV(&b.cfg, sampleLTV(&b.cfg, ids, cs), len(cs), neverPaid))
 }
 
 // setLTV stores l in the spec and remakes the Featurizer.

@@ -94,7 +94,7 @@ func ltvHoldout(members []datasets.Member, txs map[string][]datasets.Transaction
 	}
 	cfg := DefaultConfig()
 	cfg.Values.LifetimeYears = float64(hw) * 7 / 365.25
-	res := ltvHoldoutResult{Model: fitLTV(&cfg, cs, len(rows)-len(cs)), Members: len(rows)}
+	res := ltvHoldoutResult{Model: fitLTV(&cfg, cs, len(cs), len(rows)-len(cs)), Members: len(rows)}
 	calc := newLTVCalc(&res.Model)
 	p, nv, a := make([]float64, len(rows)), make([]float64, len(rows)), make([]float64, len(rows))
 	for i, r := range rows {

@@ -3,6 +3,7 @@ package features
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -187,7 +188,7 @@ func TestLTVFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.LTV.Model != LTVNaive || !strings.Contains(rep.LTV.Reason, "too few payers") || rep.LTV.Customers != 5 {
+	if rep.LTV.Model != LTVNaive || !strings.Contains(rep.LTV.Reason, "too few payers") || rep.LTV.Payers != 5 || rep.LTV.Customers != 5 {
 		t.Fatalf("report LTV %+v, want naive for too few payers over 5 members", rep.LTV)
 	}
 	r, err := OpenFile(path)
@@ -214,7 +215,7 @@ func TestLTVFallback(t *testing.T) {
 	for i := range same {
 		same[i] = btyd.Customer{X: 10, TX: 40, T: 41, MeanValue: 49}
 	}
-	l := fitLTV(&cfg, same, 3)
+	l := fitLTV(&cfg, same, 60, 3)
 	if l.Model != LTVNaive || !strings.Contains(l.Reason, "fit failed") || l.Customers != 60 || l.NeverPaid != 3 {
 		t.Errorf("identical payers: %+v, want naive with a failed fit", l)
 	}
@@ -227,7 +228,7 @@ func TestLTVFallback(t *testing.T) {
 		once[i] = btyd.Customer{T: float64(1 + i%30)}
 	}
 	once[0] = btyd.Customer{X: 1, TX: 2, T: 5, MeanValue: 10}
-	if l := fitLTV(&cfg, once, 0); l.Model != LTVNaive || !strings.Contains(l.Reason, "1 with a repeat payment week (need 20)") {
+	if l := fitLTV(&cfg, once, 100, 0); l.Model != LTVNaive || !strings.Contains(l.Reason, "1 with a repeat payment week (need 20)") {
 		t.Errorf("one repeater: %+v", l)
 	}
 }
@@ -253,7 +254,7 @@ func TestLTVSynthFit(t *testing.T) {
 	if spend := l.P * l.V / (l.Q - 1); !(spend > 20 && spend < 500) {
 		t.Errorf("population mean spend %v: implausible", spend)
 	}
-	if l.Customers < 200 || l.Repeaters < 150 || l.Customers+l.NeverPaid > 300 {
+	if l.Customers < 200 || l.Customers != l.Payers || l.Repeaters < 150 || l.Customers+l.NeverPaid > 300 {
 		t.Errorf("fitted on %d payers, %d repeaters, %d never paid (300 members)", l.Customers, l.Repeaters, l.NeverPaid)
 	}
 
@@ -301,7 +302,7 @@ func TestLTVSynthFit(t *testing.T) {
 	}
 	c2 := cfg
 	c2.Values.LifetimeYears = hw * 7 / 365.25
-	fl := fitLTV(&c2, list, 0)
+	fl := fitLTV(&c2, list, len(list), 0)
 	if fl.Model != LTVBTYD {
 		t.Fatalf("calibration fit: %s", fl.Reason)
 	}
@@ -467,5 +468,27 @@ func TestLTVLastWeekOut(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("only %d test examples with a positive LTV", n)
+	}
+}
+
+// TestSampleLTV: above ltvFitMax payers a deterministic sample of about
+// ltvFitMax is drawn by member hash (binomial: 25,000 x 0.4 has standard
+// deviation 77, so +-300 is about 4 of them); below it all are kept.
+func TestSampleLTV(t *testing.T) {
+	cfg := DefaultConfig()
+	n := 25000
+	ids := make([]string, n)
+	cs := make([]btyd.Customer, n)
+	for i := range cs {
+		ids[i] = fmt.Sprintf("M%06d", i)
+		cs[i] = btyd.Customer{X: float64(i % 7), TX: float64(i % 7), T: float64(i%7 + 1)}
+	}
+	s1 := sampleLTV(&cfg, ids, cs)
+	s2 := sampleLTV(&cfg, ids, cs)
+	if len(s1) < ltvFitMax-300 || len(s1) > ltvFitMax+300 || !reflect.DeepEqual(s1, s2) {
+		t.Errorf("sample of %d from %d (twice the same: %v), want about %d", len(s1), n, reflect.DeepEqual(s1, s2), ltvFitMax)
+	}
+	if got := sampleLTV(&cfg, ids[:ltvFitMax], cs[:ltvFitMax]); len(got) != ltvFitMax {
+		t.Errorf("%d payers: kept %d", ltvFitMax, len(got))
 	}
 }
