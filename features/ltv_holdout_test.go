@@ -146,10 +146,11 @@ func TestLTVHoldout(t *testing.T) {
 }
 
 // TestLTVHoldoutDir runs the comparison of TestLTVHoldout on a dataset
-// directory named by RETAIN_LTV_DATA (skipped without it), at 26 and 52
+// directory named by RETAIN_LTV_DATA (an absolute path: tests run in the
+// package directory; skipped without it), at 26 and 52
 // weeks, and logs the figures docs/features.md quotes:
 //
-//	RETAIN_LTV_DATA=.demo/data go test ./features -run LTVHoldoutDir -v
+//	RETAIN_LTV_DATA=$PWD/.demo/data go test ./features -run LTVHoldoutDir -v
 func TestLTVHoldoutDir(t *testing.T) {
 	dir := os.Getenv("RETAIN_LTV_DATA")
 	if dir == "" {
