@@ -1,6 +1,7 @@
 package features
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -103,11 +104,13 @@ func BenchmarkBuild(b *testing.B) {
 }
 
 // BenchmarkCompute measures the single-member path the scoring server uses:
-// one member's features, indicators and labels from its history in memory.
+// one member's features, indicators and labels from its history in memory,
+// under the spec a build fits (the LTV indicator from BG/NBD and
+// Gamma-Gamma).
 func BenchmarkCompute(b *testing.B) {
 	s := loadSmallSynth(b)
 	cfg := s.config()
-	f := s.featurizer(b, cfg)
+	f := s.fitted(b, cfg)
 	// A member with a long history.
 	var h *History
 	for _, id := range s.ids {
@@ -124,4 +127,41 @@ func BenchmarkCompute(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(h.Attendance)+len(h.Transactions)), "events/member")
+}
+
+// BenchmarkLTV measures the LTV indicator alone (payment summary, BG/NBD
+// expectation, Gamma-Gamma spend), cycling over the members of the small
+// synthetic data set at one cutoff: ns/op is the cost per member and call.
+func BenchmarkLTV(b *testing.B) {
+	s := loadSmallSynth(b)
+	cfg := s.config()
+	f := s.fitted(b, cfg)
+	t := s.cfg.End().AddDate(0, 0, -7*cfg.HorizonWeeks)
+	clk := newClock(f.loc)
+	td := clk.day(t)
+	g := grid{phase: int32(floorMod(int64(td), 7))}
+	var ms []member
+	for _, id := range s.ids {
+		h := s.hs[id]
+		m := member{memberStatic: f.memberStatic(&h.Member, &clk)}
+		if m.join >= td {
+			continue
+		}
+		for i := range h.Transactions {
+			f.addTransaction(&m.tx, g, &clk, &h.Transactions[i])
+		}
+		ms = append(ms, m)
+	}
+	tw := g.week(td)
+	b.ReportAllocs()
+	b.ResetTimer()
+	sum := 0.0
+	for i := 0; i < b.N; i++ {
+		m := &ms[i%len(ms)]
+		sum += f.ltvAt(m, tw, 0, 0)
+	}
+	b.StopTimer()
+	if math.IsNaN(sum) {
+		b.Fatal("NaN LTV")
+	}
 }

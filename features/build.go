@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"retain/datasets"
+	"retain/features/btyd"
 )
 
 // Source is the dataset that Build reads, one table at a time. A table
@@ -163,8 +164,11 @@ type BuildReport struct {
 	// (potential, active, core).
 	TierCore, TierActive int64
 	TierShares           [3]float64
-	Normalizer           *Normalizer
-	KPIs                 *KPIReport
+	// LTV is the fitted model of the ltv indicator (FeatureSpec.LTV); when
+	// its Model is LTVNaive, Reason says why the fit was not made.
+	LTV        LTVModel
+	Normalizer *Normalizer
+	KPIs       *KPIReport
 
 	// ReadSeconds is the time to stream the tables into member state,
 	// EmitSeconds the time to compute and write the examples and the KPIs,
@@ -269,6 +273,10 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 		}
 	}
 	rep.TierCore, rep.TierActive = b.f.core, b.f.actv
+	if err := b.fitLTV(cutoffs, splits); err != nil {
+		return nil, err
+	}
+	rep.LTV = b.spec.LTV
 
 	hdr := &FileHeader{
 		Spec:      *b.spec,
@@ -408,6 +416,52 @@ func (b *Builder) fitTiers(cutoffs []time.Time, splits []Split) error {
 	tc.Core = q(1 - tc.CoreShare)
 	tc.Active = min(q(1-tc.CoreShare-tc.ActiveShare), tc.Core)
 	b.cfg.Tier = *tc
+	f, err := NewFeaturizer(b.spec)
+	if err != nil {
+		return err
+	}
+	b.f = f
+	return nil
+}
+
+// fitLTV fits the LTV model (FeatureSpec.LTV) on one calibration summary
+// per training member: its payments before the latest cutoff at which it
+// has a training example (joined by then; members already churned there
+// count too, since the BG/NBD models dropping out). Members without a
+// payment by then are left out and counted; with more than ltvFitMax
+// payers a sample is fitted. A fit that cannot be made leaves the naive
+// formula with the reason in the spec.
+func (b *Builder) fitLTV(cutoffs []time.Time, splits []Split) error {
+	days, err := b.cutoffDays(cutoffs)
+	if err != nil {
+		return err
+	}
+	var cs []btyd.Customer
+	var ids []string
+	neverPaid := 0
+	for i := 0; i < b.members.len(); i++ {
+		m := b.members.at(i)
+		ms := memberSplitOf(&b.cfg, m.id)
+		for k := len(days) - 1; k >= 0; k-- {
+			td := days[k]
+			if exampleSplit(&b.cfg, ms, k, len(days), splits[k]) != SplitTrain || m.join >= td {
+				continue
+			}
+			if c, ok := paymentSummary(m.tx.txs, b.g.week(td), b.f.scale); ok {
+				cs = append(cs, c)
+				ids = append(ids, m.id)
+			} else {
+				neverPaid++
+			}
+			break
+		}
+	}
+	return b.setLTV(fitLTV(&b.cfg, sampleLTV(&b.cfg, ids, cs), len(cs), neverPaid))
+}
+
+// setLTV stores l in the spec and remakes the Featurizer.
+func (b *Builder) setLTV(l LTVModel) error {
+	b.spec.LTV = l
 	f, err := NewFeaturizer(b.spec)
 	if err != nil {
 		return err

@@ -182,11 +182,7 @@ func (f *Featurizer) indicatorsAt(g grid, m *member, td int32) Indicators {
 		in.CourseRepurchaseRate = float64(in.CoursePurchases-1) / float64(in.CoursePurchases)
 	}
 	in.TenureDays = int(td - m.join)
-	obsWeeks := min(52, (td-m.join+6)/7)
-	if obsWeeks >= 1 && in.Monetary > 0 {
-		annual := float64(in.Monetary) / f.scale * 52 / float64(obsWeeks)
-		in.LTV = annual * f.cfg.Values.LifetimeYears
-	}
+	in.LTV = f.ltvAt(m, tw, in.Monetary, min(52, (td-m.join+6)/7))
 	if m.contract.open() {
 		in.ContractOpenEnded = true
 	} else {

@@ -207,8 +207,10 @@ type ValueConfig struct {
 	// minor units into major units. Default 2; BuildDataset takes it from
 	// the manifest when the manifest has one.
 	MinorUnits int
-	// LifetimeYears is the expected remaining lifetime used by the LTV
-	// estimate. Default 2.
+	// LifetimeYears is the horizon of the LTV estimate in years: the
+	// indicator is the expected spend over the next LifetimeYears x
+	// 365.25/7 weeks (the naive fallback multiplies the annualised spend
+	// by it). Default 2.
 	LifetimeYears float64
 }
 

@@ -29,6 +29,7 @@ type Featurizer struct {
 	hot, base  [13]bool // by month 1..12
 	scale      float64  // minor units per major unit
 	core, actv int64
+	ltv        ltvCalc
 	seasons    sync.Map // [2]int32{phase, year} -> *seasonWeeks
 
 	// Column offsets in a sequence row.
@@ -82,6 +83,7 @@ func NewFeaturizer(spec *FeatureSpec) (*Featurizer, error) {
 		f.scale *= 10
 	}
 	f.core, f.actv = cfg.Tier.Core, cfg.Tier.Active
+	f.ltv = newLTVCalc(&f.spec.LTV)
 	f.colCat = 2
 	f.colMinutes = f.colCat + f.nCat
 	f.colSpend = f.colMinutes + 1

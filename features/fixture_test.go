@@ -138,13 +138,14 @@ func handMade() []History {
 	return []History{alice.h, bob.h, carol.h, dave.h, erin.h}
 }
 
-// testFeaturizer returns a Featurizer for cfg with the test courses and the
-// clubs north and south.
+// testFeaturizer returns a Featurizer for cfg with the test courses, the
+// clubs north and south and the hand-set LTV model handLTV.
 func testFeaturizer(cfg Config) *Featurizer {
 	spec, err := NewSpec(cfg, testCourses, []string{"north", "south"})
 	if err != nil {
 		panic(err)
 	}
+	spec.LTV = handLTV(&cfg)
 	f, err := NewFeaturizer(spec)
 	if err != nil {
 		panic(err)
@@ -160,4 +161,17 @@ func col(names []string, name string) int {
 		}
 	}
 	panic("no column " + name)
+}
+
+// handLTV is an LTV model with published parameters, set by hand: the
+// BG/NBD fit of the CDNOW sample in Fader, Hardie & Lee (2005), Table 2
+// (r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, per week) and the
+// Gamma-Gamma fit of the same data in lifetimes' documentation (p = 6.25,
+// q = 3.74, v = 15.44, dollars).
+func handLTV(cfg *Config) LTVModel {
+	return LTVModel{
+		Model: LTVBTYD, TimeUnit: LTVTimeUnit, HorizonWeeks: ltvHorizonWeeks(cfg),
+		R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426,
+		P: 6.25, Q: 3.74, V: 15.44,
+	}
 }

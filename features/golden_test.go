@@ -166,30 +166,37 @@ func TestHandMadeMembers(t *testing.T) {
 		}
 	}
 
+	// The LTV is that of handLTV, the published CDNOW parameters, on the
+	// payment weeks worked out in handLTVWant (TestLTVHandMade checks it);
+	// the other indicators are by hand.
 	inds := map[string]Indicators{
 		// Spend in [2023-03-06, 2024-03-04): renewal 60000 + retail 2550.
-		// LTV: 625.50 a year (52 weeks observed) x 2 years.
 		"alice": {Tier: TierActive, RecencyDays: 2, Frequency: 6, Monetary: 62550, VisitsLast: 6, VisitsPrev: 0,
-			CourseBreadth: 3, LTV: 625.5 * 2, TenureDays: 419, DaysToContractEnd: 312},
-		// 5 days since joining: 1 week observed, 49.00 x 52 x 2.
+			CourseBreadth: 3, TenureDays: 419, DaysToContractEnd: 312},
 		"bob": {Tier: TierPotential, RecencyDays: 3, Frequency: 1, Monetary: 4900, VisitsLast: 1,
-			CourseBreadth: 1, LTV: 49.0 * 52 / 1 * 2, TenureDays: 5, ContractOpenEnded: true, Flags: FlagNewMember},
-		// 5 fees of 49.00 in the window; 277 days = 40 weeks (rounded up).
+			CourseBreadth: 1, TenureDays: 5, ContractOpenEnded: true, Flags: FlagNewMember},
+		// 5 fees of 49.00 in the window.
 		// Visits 11-13 and 11-20 fall in [2023-11-13, 2024-01-08).
 		"carol": {Tier: TierPotential, RecencyDays: 105, Frequency: 2, Monetary: 24500, VisitsLast: 0, VisitsPrev: 2,
-			VisitTrend: -1, CourseBreadth: 1, LTV: 245.0 * 52 / 40 * 2, TenureDays: 277, ContractOpenEnded: true,
+			VisitTrend: -1, CourseBreadth: 1, TenureDays: 277, ContractOpenEnded: true,
 			Flags: FlagCoachCallback},
 		// 3 visits vs 10: 3 <= 0.5 x 10; the contract ends in 16 days:
 		// the tightest stage with 16 <= days is 30.
 		"dave": {Tier: TierActive, RecencyDays: 6, Frequency: 13, Monetary: 72000, VisitsLast: 3, VisitsPrev: 10,
-			VisitTrend: float64(3-10) / 10, LTV: 720.0 * 52 / 50 * 2, TenureDays: 349, DaysToContractEnd: 16,
+			VisitTrend: float64(3-10) / 10, TenureDays: 349, DaysToContractEnd: 16,
 			Flags: FlagRenewal30 | FlagFrequencyDrop},
 		// 2022-05-02..2024-03-04 = 365 + 307 days.
 		"erin": {Tier: TierPotential, RecencyDays: 94, Frequency: 1, Monetary: 4900, VisitsPrev: 1, VisitTrend: -1,
-			CourseBreadth: 1, LTV: 49.0 * 2, TenureDays: 672, ContractOpenEnded: true, Flags: FlagCoachCallback},
+			CourseBreadth: 1, TenureDays: 672, ContractOpenEnded: true, Flags: FlagCoachCallback},
 	}
 	for id, want := range inds {
-		if got := exs[id].Indicators; got != want {
+		got := exs[id].Indicators
+		wantLTV := handLTVWant(t, &cfg, id)
+		if !closeRel(got.LTV, wantLTV, 1e-9) {
+			t.Errorf("%s LTV %v, want %v", id, got.LTV, wantLTV)
+		}
+		got.LTV = 0
+		if got != want {
 			t.Errorf("%s indicators\n got %+v\nwant %+v", id, got, want)
 		}
 	}

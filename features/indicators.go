@@ -139,10 +139,14 @@ type Indicators struct {
 	// (CoursePurchases-1)/CoursePurchases, 0 with no purchase.
 	CoursePurchases      int
 	CourseRepurchaseRate float64
-	// LTV is the lifetime value estimate in major units: average payment x
-	// payments per year x Values.LifetimeYears, which is the annualised net
-	// spend of the last 52 weeks (of the weeks since joining, when fewer)
-	// times the expected lifetime; never negative.
+	// LTV is the lifetime value estimate in major units, never negative:
+	// the expected net spend over the next Values.LifetimeYears years, the
+	// BG/NBD expected payment weeks times the Gamma-Gamma expected payment
+	// of a week, with the models of FeatureSpec.LTV (0 for a member who
+	// never paid). When that model is naive (not fitted, with its
+	// reason): the annualised net spend of the last 52 weeks (of the
+	// weeks since joining, when fewer) times Values.LifetimeYears. See
+	// docs/features.md, "LTV".
 	LTV float64
 	// TenureDays is the number of days from the join day to t.
 	TenureDays int

@@ -32,7 +32,9 @@ type LastWeekReport struct {
 	TrainCutoffs       []time.Time
 	// Examples counts the examples by split (the file footer's counts).
 	Examples map[string]SplitCounts
-	Seconds  float64
+	// LTV is the fitted model of the ltv indicator (see BuildReport.LTV).
+	LTV     LTVModel
+	Seconds float64
 }
 
 // BuildLastWeekOut writes the training file of the leave-last-week-out
@@ -189,6 +191,11 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 
 	g := grid{phase: phaseOf(cfg.WeekStart)}
 	T := int32(cfg.Weeks)
+	if err := b.setLTV(naiveLTV(&b.cfg, ltvLastWeek)); err != nil {
+		return nil, err
+	}
+	f, spec = b.f, b.spec
+	rep.LTV = spec.LTV
 	var blocks []*MemberBlock
 	testDays := map[int32]bool{}
 	usedDays := map[int32]bool{}
@@ -311,6 +318,14 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 	rep.Seconds = time.Since(t0).Seconds()
 	return rep, nil
 }
+
+// ltvLastWeek is the reason why the leave-last-week-out build keeps the
+// naive LTV formula. Its training examples all precede a visit of their
+// member (the test week's), so a calibration sample drawn from them shows
+// nobody dropping out: the BG/NBD fit runs off to a = 0 (no dropout) on
+// the synthetic gym, and any fit would overstate lifetimes. Events after a
+// member's test cutoff are hidden, so there is no unbiased sample.
+const ltvLastWeek = "not fitted: the leave-last-week-out split has no calibration sample free of survivor bias (every training cutoff precedes a visit of its member, so nobody is seen dropping out)"
 
 // exampleBlock lays one member's examples (ascending cutoffs on grid g)
 // out as a MemberBlock: one run of weekly rows from the first window's start

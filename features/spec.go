@@ -10,10 +10,12 @@ import (
 )
 
 // Version is the version of the feature definitions (2: static features
-// last_class_<category> added). It changes whenever a
+// last_class_<category> added; 3: the ltv indicator is the BG/NBD and
+// Gamma-Gamma expected spend of FeatureSpec.LTV instead of the annualised
+// 52-week spend times Values.LifetimeYears). It changes whenever a
 // feature's meaning or order changes, so that a model bundle trained on one
 // version is never served features of another.
-const Version = 2
+const Version = 3
 
 // FeatureSpec names every column the features produce, in order, with the
 // vocabularies and the Config they were computed with. A model bundle stores
@@ -36,6 +38,9 @@ type FeatureSpec struct {
 	CourseCategory []int
 	// Clubs are the home clubs, sorted; a club not in the list is "other".
 	Clubs []string
+	// LTV is the model of the ltv indicator, fitted by Build on the
+	// training split (NewSpec: naive, "not fitted").
+	LTV LTVModel
 }
 
 // NoLastClass names the static feature set when the member attended no
@@ -92,6 +97,7 @@ func NewSpec(cfg Config, courses []datasets.Course, clubs []string) (*FeatureSpe
 		return nil, err
 	}
 	s := &FeatureSpec{Version: Version, Config: cfg}
+	s.LTV = naiveLTV(&cfg, ltvNotFitted)
 	catSet := map[string]bool{}
 	courseCat := map[string]string{}
 	for i := range courses {
@@ -194,5 +200,8 @@ func (s *FeatureSpec) Check() error {
 			return fmt.Errorf("%w: %s features %v, want %v", ErrSpec, p.what, p.got, p.want)
 		}
 	}
-	return s.Config.Validate()
+	if err := s.Config.Validate(); err != nil {
+		return err
+	}
+	return s.LTV.check(&s.Config)
 }

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -89,6 +90,26 @@ func (s *smallSynth) featurizer(t testing.TB, cfg Config) *Featurizer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f, err := NewFeaturizer(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// fitted returns the Featurizer of featurizer with the LTV model that Build
+// fits on the data set under cfg (the spec a trained bundle carries).
+func (s *smallSynth) fitted(t testing.TB, cfg Config) *Featurizer {
+	t.Helper()
+	rep, err := Build(s.source(), cfg, filepath.Join(t.TempDir(), "fit.rtfs"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LTV.Model != LTVBTYD {
+		t.Fatalf("LTV not fitted on the small synthetic data: %s", rep.LTV.Reason)
+	}
+	spec := s.featurizer(t, cfg).Spec()
+	spec.LTV = rep.LTV
 	f, err := NewFeaturizer(spec)
 	if err != nil {
 		t.Fatal(err)

@@ -730,14 +730,17 @@ func mutateJSON(rng *rand.Rand, v any, values []any) {
 	}
 }
 
-// TestBundleOldFeatures loads a bundle written before the features moved
-// to version 2 (testdata/bundle_features_v1.rtmb, the golden bundle of
-// that time, kept as it was): it must be refused as incompatible, saying
-// which versions differ, rather than be served features it was not trained
-// on.
+// TestBundleOldFeatures loads bundles written before the features moved
+// to version 2 and 3 (testdata/bundle_features_v1.rtmb and
+// bundle_features_v2.rtmb, the golden bundles of those times, kept as they
+// were; version 3 replaced the naive ltv indicator): they must be refused
+// as incompatible, saying which versions differ, rather than be served
+// features they were not trained on.
 func TestBundleOldFeatures(t *testing.T) {
-	_, err := Load(filepath.Join("testdata", "bundle_features_v1.rtmb"))
-	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "features version 1") {
-		t.Fatalf("Load: %v, want ErrIncompatible naming features version 1", err)
+	for _, v := range []string{"1", "2"} {
+		_, err := Load(filepath.Join("testdata", "bundle_features_v"+v+".rtmb"))
+		if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "features version "+v) {
+			t.Errorf("Load v%s: %v, want ErrIncompatible naming features version %s", v, err, v)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"retain/datasets"
 	"retain/features"
-	"retain/model/btyd"
+	"retain/features/btyd"
 )
 
 // The CDNOW protocol (docs/evaluation.md, "Real data: CDNOW"): the standard

@@ -206,7 +206,8 @@ func TestFeaturesLastWeekCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("features exited %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "1 test members (not tested: 0 without visits, 1 with visits in one week only)") {
+	if !strings.Contains(stdout, "1 test members (not tested: 0 without visits, 1 with visits in one week only)") ||
+		!strings.Contains(stdout, "warning: the ltv indicator falls back to the naive formula: not fitted: the leave-last-week-out split") {
 		t.Errorf("features:\n%s", stdout)
 	}
 }

@@ -103,6 +103,7 @@ func writeLastWeekReport(w io.Writer, rep *features.LastWeekReport) {
 	}
 	fmt.Fprintf(w, "data %s .. %s; %d test members (not tested: %d without visits, %d with visits in one week only); %d training cutoffs\n",
 		rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), rep.Test, rep.NoVisits, rep.OneWeek, len(rep.TrainCutoffs))
+	writeLTV(w, &rep.LTV)
 	names := make([]string, 0, len(rep.Examples))
 	for n := range rep.Examples {
 		names = append(names, n)
@@ -127,6 +128,7 @@ func writeBuildReport(w io.Writer, rep *features.BuildReport) {
 		fmt.Fprintf(w, "  rejected: %s\n", s)
 	}
 	fmt.Fprintf(w, "data %s .. %s, %d cutoffs\n", rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), len(rep.Cutoffs))
+	writeLTV(w, &rep.LTV)
 	names := make([]string, 0, len(rep.Examples))
 	for n := range rep.Examples {
 		names = append(names, n)
@@ -141,4 +143,13 @@ func writeBuildReport(w io.Writer, rep *features.BuildReport) {
 		}
 		fmt.Fprintf(w, "%-11s %9d %9d %7.3f %9d %9d %9d\n", n, c.Examples, c.Positives, rate, c.Censored, c.Excluded, c.NextClass)
 	}
+}
+
+// writeLTV prints the LTV model of a build, or why it is the naive formula.
+func writeLTV(w io.Writer, l *features.LTVModel) {
+	if l.Model != features.LTVBTYD {
+		fmt.Fprintf(w, "warning: the ltv indicator falls back to the naive formula: %s\n", l.Reason)
+		return
+	}
+	fmt.Fprintf(w, "%s\n", l.String())
 }

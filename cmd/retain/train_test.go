@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"retain/features"
 	"retain/model"
 )
 
@@ -23,7 +24,7 @@ func TestFeaturesTrainCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("features exited %d: %s", code, stderr)
 	}
-	for _, want := range []string{"wrote " + feat, "validation", "train", "test"} {
+	for _, want := range []string{"wrote " + feat, "validation", "train", "test", "LTV bgnbd+gammagamma over 104.4 weeks"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("features output lacks %q:\n%s", want, stdout)
 		}
@@ -48,6 +49,9 @@ func TestFeaturesTrainCLI(t *testing.T) {
 	}
 	if b.Config.Hidden != 8 || b.Calibration.Method != "platt" || b.Metrics["epochs_run"] != 2 {
 		t.Errorf("bundle: hidden %d, calibration %q, metrics %v", b.Config.Hidden, b.Calibration.Method, b.Metrics)
+	}
+	if l := b.Spec.LTV; l.Model != features.LTVBTYD || l.Customers == 0 {
+		t.Errorf("the bundle's spec carries LTV %s, want the model fitted by the features step", l.String())
 	}
 	// From the dataset directory, building the features on the way.
 	bundle2 := filepath.Join(dir, "m2.rtmb")

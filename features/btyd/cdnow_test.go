@@ -374,7 +374,7 @@ func TestCDNOWCLV(t *testing.T) {
 }
 
 // BenchmarkFitBGNBDCDNOW times the BG/NBD fit on the 2,357 CDNOW-sample
-// summaries (go test -bench FitBGNBD ./model/btyd/).
+// summaries (go test -bench FitBGNBD ./features/btyd/).
 func BenchmarkFitBGNBDCDNOW(b *testing.B) {
 	cs := cdnowCustomers(b)
 	b.ResetTimer()

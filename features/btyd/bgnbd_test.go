@@ -339,3 +339,38 @@ func TestFitPenalizer(t *testing.T) {
 		t.Errorf("penalized fit %v (sum sq %.4f) vs plain %v (sum sq %.4f)", pen, sq(pen), plain, sq(plain))
 	}
 }
+
+// TestExpectedPurchasesAlive checks the factorisation eq. (10) =
+// ExpectedPurchasesAlive * PAlive on a grid of histories, for the CDNOW
+// parameters, others, and a = 1 (the removable singularity, where the two
+// sides average differently and agree to 1e-9), and that it refuses what
+// ExpectedPurchases refuses.
+func TestExpectedPurchasesAlive(t *testing.T) {
+	for _, m := range []BGNBD{cdnowParams, {R: 1.5, Alpha: 6, A: 2.5, B: 4}, {R: 1.4, Alpha: 7, A: 0.22, B: 4.3}, {R: 0.5, Alpha: 3, A: 1, B: 2}} {
+		for _, h := range []float64{1, 26, 104.36} {
+			for T := 1.0; T <= 120; T += 7 {
+				for x := 0.0; x < T; x += 3 {
+					for _, tx := range []float64{x, (x + T) / 2, T - 0.5} {
+						if x == 0 {
+							tx = 0
+						}
+						want := m.ExpectedPurchases(h, x, tx, T)
+						got := m.ExpectedPurchasesAlive(h, x, T) * m.PAlive(x, tx, T)
+						if math.IsNaN(want) || !(math.Abs(got-want) <= 1e-9*math.Abs(want)+1e-15) {
+							t.Fatalf("%v h=%v x=%v tx=%v T=%v: alive*PAlive %v, ExpectedPurchases %v", m, h, x, tx, T, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	m := cdnowParams
+	for _, c := range [][3]float64{{-1, 0, 10}, {26, 1.5, 10}, {26, -1, 10}, {26, 0, -1}, {math.Inf(1), 0, 10}, {26, 0, math.NaN()}} {
+		if v := m.ExpectedPurchasesAlive(c[0], c[1], c[2]); !math.IsNaN(v) {
+			t.Errorf("ExpectedPurchasesAlive(%v) = %v, want NaN", c, v)
+		}
+	}
+	if v := (&BGNBD{R: 1, Alpha: -1, A: 1, B: 1}).ExpectedPurchasesAlive(26, 0, 10); !math.IsNaN(v) {
+		t.Errorf("invalid model: %v, want NaN", v)
+	}
+}

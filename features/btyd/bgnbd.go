@@ -177,6 +177,15 @@ const nearOne = 1e-5
 
 // expected is eq. (10) with a given a.
 func (m *BGNBD) expected(a, t, x, tx, T float64) float64 {
+	pa := 1.0
+	if x > 0 {
+		pa = 1 / (1 + math.Exp(math.Log(a)-math.Log(m.B+x-1)+(m.R+x)*(math.Log(m.Alpha+T)-math.Log(m.Alpha+tx))))
+	}
+	return m.expectedAlive(a, t, x, T) * pa
+}
+
+// expectedAlive is eq. (10) without its P(alive) factor, with a given a.
+func (m *BGNBD) expectedAlive(a, t, x, T float64) float64 {
 	r, alpha, b := m.R, m.Alpha, m.B
 	z := t / (alpha + T + t)
 	f, err := Hyp2F1(r+x, b+x, a+b+x-1, z)
@@ -185,11 +194,31 @@ func (m *BGNBD) expected(a, t, x, tx, T float64) float64 {
 	}
 	// ((alpha+T)/(alpha+T+t))^(r+x) = (1-z)^(r+x)
 	num := 1 - math.Exp((r+x)*math.Log1p(-z))*f
-	pa := 1.0
-	if x > 0 {
-		pa = 1 / (1 + math.Exp(math.Log(a)-math.Log(b+x-1)+(r+x)*(math.Log(alpha+T)-math.Log(alpha+tx))))
+	return (a + b + x - 1) / (a - 1) * num
+}
+
+// ExpectedPurchasesAlive returns the expected number of transactions in
+// (T, T+t] of a customer with x repeat transactions by T who is still
+// alive at T: eq. (10) without its P(alive) factor,
+//
+//	E[Y(t) | alive, x, T] = (a+b+x-1)/(a-1)
+//	    * [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]
+//
+// so that ExpectedPurchases(t, x, tx, T) = ExpectedPurchasesAlive(t, x, T)
+// * PAlive(x, tx, T) (to rounding; near a = 1 each factor is averaged
+// apart). It does not depend on tx, so a caller with whole-week summaries
+// can tabulate it by (x, T). Invalid arguments give NaN.
+func (m *BGNBD) ExpectedPurchasesAlive(t, x, T float64) float64 {
+	if m.valid() != nil || !(x >= 0) || x != math.Trunc(x) || math.IsInf(x, 0) || !(T >= 0) || math.IsInf(T, 0) || !(t >= 0) || math.IsInf(t, 0) {
+		return math.NaN()
 	}
-	return (a + b + x - 1) / (a - 1) * num * pa
+	if t == 0 {
+		return 0
+	}
+	if math.Abs(m.A-1) < nearOne {
+		return (m.expectedAlive(1-nearOne, t, x, T) + m.expectedAlive(1+nearOne, t, x, T)) / 2
+	}
+	return m.expectedAlive(m.A, t, x, T)
 }
 
 // ExpectedPurchasesNew returns the expected number of transactions in

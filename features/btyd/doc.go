@@ -3,9 +3,11 @@
 // and when he silently drops out, the Gamma-Gamma model of how much he
 // spends per purchase, and customer lifetime value from the two. They are
 // the published, well-understood yardsticks the LSTM of package model is
-// compared with on the CDNOW data (docs/evaluation.md).
+// compared with on the CDNOW data (docs/evaluation.md), and package
+// features computes its ltv indicator from them (docs/features.md, "LTV").
 //
-// It may import datasets; it must not import train, serve or cmd.
+// It may import datasets; it must not import features, model, train, serve
+// or cmd (package features imports it for the LTV indicator).
 //
 // # Summaries
 //
@@ -43,8 +45,9 @@
 //	P(Y(t) = 0 | x, tx, T) = 1 - P(alive) + P(alive) ((α+T)/(α+T+t))^(r+x)
 //
 // (PAlive, ExpectedPurchases, ProbNoPurchase; the last derived in its
-// doc comment) and the expected purchases of a new customer, eq. (9)
-// (ExpectedPurchasesNew). Hyp2F1 sums the Gaussian hypergeometric series
+// doc comment), eq. (10) without its P(alive) factor, which does not
+// depend on tx (ExpectedPurchasesAlive), and the expected purchases of a
+// new customer, eq. (9) (ExpectedPurchasesNew). Hyp2F1 sums the Gaussian hypergeometric series
 // with a convergence bound, through Pfaff's transformation for z < 0 and
 // Euler's, 2F1(a,b;c;z) = (1-z)^(c-a-b) 2F1(c-a,c-b;c;z), when c < a+b
 // (heavy buyers, whose direct series grows for many terms).
