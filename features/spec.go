@@ -160,6 +160,7 @@ func (s *FeatureSpec) names() {
 		s.Static = append(s.Static, "last_class_"+c)
 	}
 	s.Static = append(s.Static, NoLastClass)
+	s.Static = append(s.Static, habitNames(s.Categories)...)
 	s.Indicators = append([]string(nil), indicatorNames...)
 }
 
