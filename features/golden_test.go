@@ -168,10 +168,12 @@ func TestHandMadeMembers(t *testing.T) {
 	}
 
 	// Habit and billing columns (habits.go), by hand. Categories are
-	// boxing, cycling, yoga; a first-class share is log((n+0.1)/(N+0.3)).
-	// The surprise's rate window is the test config's 4 weeks.
-	third := math.Log(1.1 / 3.3)
-	one1, one0 := math.Log(1.1/1.3), math.Log(0.1/1.3)
+	// boxing, cycling, yoga; a first-class share is (n+0.1)/(N+0.3), the
+	// column ln(3·share). The surprise's rate window is the test config's
+	// 4 weeks.
+	ls := func(share float64) float64 { return math.Log(3 * share) }
+	third := ls(1.1 / 3.3)
+	one1, one0 := ls(1.1/1.3), ls(0.1/1.3)
 	habits := []struct {
 		member, col string
 		want        float64
@@ -188,8 +190,8 @@ func TestHandMadeMembers(t *testing.T) {
 		{"bob", StaticDebitOverdue, 0, "first due date 2024-03-28, after the cutoff"},
 		// Gap 3 days; 1 visit since joining 02-28, span 3 days raised to 7.
 		{"bob", StaticAbsenceSurprise, math.Log1p(3 * 1.0 / 7), ""},
-		{"carol", "first_class_log_share_yoga", math.Log(2.1 / 2.3), "two weeks, yoga first"},
-		{"carol", "first_class_log_share_boxing", math.Log(0.1 / 2.3), ""},
+		{"carol", "first_class_log_share_yoga", ls(2.1 / 2.3), "two weeks, yoga first"},
+		{"carol", "first_class_log_share_boxing", ls(0.1 / 2.3), ""},
 		{"carol", StaticDebitOverdue, 0, "paid 2024-03-01; next due 04-01"},
 		// Gap 11-20..03-04 = 105 days; 2 visits in 10-30..11-20 (22 days).
 		{"carol", StaticAbsenceSurprise, math.Log1p(105 * 2.0 / 22), ""},

@@ -46,9 +46,11 @@ func habitNames(categories []string) []string {
 // habitsAt writes the habit and billing features of member m at cutoff day
 // td into dst (len(habitNames(...)) values):
 //
-//   - first_class_log_share_<c>: log((n_c + 0.1) / (N + 0.1·C)), n_c the
-//     weeks before td whose first class (earliest class by timestamp) was of
-//     category c, N their total over the C categories. The first class after
+//   - first_class_log_share_<c>: ln(C·s_c), with s_c = (n_c + 0.1) /
+//     (N + 0.1·C), n_c the weeks before td whose first class (earliest
+//     class by timestamp) was of category c, N their total over the C
+//     categories: the log of the share over the uniform share 1/C, so 0
+//     for a member without classes. The first class after
 //     a cutoff is the first class of a week, so this is the member's own
 //     history of exactly what the next-course label asks; it spans every
 //     week before td, not just the sequence window.
@@ -77,7 +79,7 @@ func (f *Featurizer) habitsAt(g grid, m *member, td int32, dst []float32) {
 	}
 	den := total + firstClassSmoothing*float64(nCat)
 	for k := range nCat {
-		dst[k] = float32(math.Log((counts[k] + firstClassSmoothing) / den))
+		dst[k] = float32(math.Log(float64(nCat) * (counts[k] + firstClassSmoothing) / den))
 	}
 	o := nCat
 	if m.ctype == datasets.ContractMonthly {
