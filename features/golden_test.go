@@ -183,8 +183,10 @@ func TestHandMadeMembers(t *testing.T) {
 		{"alice", "first_class_log_share_boxing", third, "1 of 3 weeks"},
 		{"alice", "first_class_log_share_yoga", third, "1 of 3 weeks"},
 		{"alice", StaticDebitOverdue, 0, "annual: no monthly debits"},
+		{"alice", StaticDebitMissed, 0, ""},
 		// Gap 03-02..03-04 = 2 days; 6 visits in 02-05..03-02 (27 days).
 		{"alice", StaticAbsenceSurprise, math.Log1p(2 * 6.0 / 27), ""},
+		{"alice", StaticAbsenceExpected, 2 * 6.0 / 27 / 4, "the same x, min(x, 8)/4"},
 		{"bob", "first_class_log_share_cycling", one1, "S1 on 03-01"},
 		{"bob", "first_class_log_share_yoga", one0, ""},
 		{"bob", StaticDebitOverdue, 0, "first due date 2024-03-28, after the cutoff"},
@@ -195,12 +197,14 @@ func TestHandMadeMembers(t *testing.T) {
 		{"carol", StaticDebitOverdue, 0, "paid 2024-03-01; next due 04-01"},
 		// Gap 11-20..03-04 = 105 days; 2 visits in 10-30..11-20 (22 days).
 		{"carol", StaticAbsenceSurprise, math.Log1p(105 * 2.0 / 22), ""},
+		{"carol", StaticAbsenceExpected, 8.0 / 4, "9.5 capped at 8"},
 		{"dave", "first_class_log_share_cycling", third, "open gym only: uniform"},
 		// Gap 02-27..03-04 = 6 days; 2 visits in 02-05..02-27 (23 days).
 		{"dave", StaticAbsenceSurprise, math.Log1p(6 * 2.0 / 23), ""},
 		// Due on the 2nd; the 2023-12-01 debit pays 12-02 (3 days' grace);
 		// 2024-01-02 unpaid: 62 days overdue, capped at 62, over 31.
 		{"erin", StaticDebitOverdue, 2, "2024-01-02 unpaid, 62 days"},
+		{"erin", StaticDebitMissed, 1, ""},
 		// Gap 12-01..03-04 = 94 days; 1 visit in 11-06..12-01 (26 days).
 		{"erin", StaticAbsenceSurprise, math.Log1p(94 * 1.0 / 26), ""},
 	}

@@ -16,7 +16,9 @@ import (
 const (
 	staticFirstClassPrefix = "first_class_log_share_"
 	StaticDebitOverdue     = "debit_overdue_months"
+	StaticDebitMissed      = "debit_missed"
 	StaticAbsenceSurprise  = "absence_surprise_log1p"
+	StaticAbsenceExpected  = "absence_expected_visits"
 )
 
 // firstClassSmoothing is the pseudo-count added to every category's number
@@ -40,7 +42,7 @@ func habitNames(categories []string) []string {
 	for _, c := range categories {
 		out = append(out, staticFirstClassPrefix+c)
 	}
-	return append(out, StaticDebitOverdue, StaticAbsenceSurprise)
+	return append(out, StaticDebitOverdue, StaticDebitMissed, StaticAbsenceSurprise, StaticAbsenceExpected)
 }
 
 // habitsAt writes the habit and billing features of member m at cutoff day
@@ -57,6 +59,9 @@ func habitNames(categories []string) []string {
 //   - debit_overdue_months: for monthly contracts, min(days, 62)/31, days
 //     from the first monthly due date left unpaid to td (0 when none is
 //     unpaid); see debitOverdueDays.
+//   - debit_missed: 1 when debit_overdue_months > 0, else 0. A stopped
+//     debit is a near-certain departure however recent, which a linear head
+//     can weigh as such only through a 0/1 column.
 //   - absence_surprise_log1p: log1p(gap · rate), gap the days since the last
 //     visit and rate the member's visits per day over the 26 weeks up to and
 //     including that visit's week (since joining when shorter): the number of
@@ -83,9 +88,12 @@ func (f *Featurizer) habitsAt(g grid, m *member, td int32, dst []float32) {
 	}
 	o := nCat
 	if m.ctype == datasets.ContractMonthly {
-		dst[o] = float32(float64(min(debitOverdueDays(g, m, td), debitOverdueCapDays)) / 31)
+		if days := debitOverdueDays(g, m, td); days > 0 {
+			dst[o] = float32(float64(min(days, debitOverdueCapDays)) / 31)
+			dst[o+1] = 1
+		}
 	}
-	o++
+	o += 2
 	if end > 0 {
 		b := &ws[end-1]
 		last := g.start(b.week) + int32(b.lastDay)
@@ -93,7 +101,9 @@ func (f *Featurizer) habitsAt(g grid, m *member, td int32, dst []float32) {
 		from := max(g.start(w0), m.join)
 		span := float64(last-from) + 1
 		rate := float64(visitsIn(ws, w0, b.week+1)) / max(span, 7)
-		dst[o] = float32(math.Log1p(float64(td-last) * rate))
+		x := float64(td-last) * rate
+		dst[o] = float32(math.Log1p(x))
+		dst[o+1] = float32(min(x, 8) / 4)
 	}
 }
 

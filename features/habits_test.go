@@ -16,6 +16,7 @@ func TestDebitOverdue(t *testing.T) {
 	f := testFeaturizer(testConfig())
 	spec := f.Spec()
 	j := col(spec.Static, StaticDebitOverdue)
+	jm := col(spec.Static, StaticDebitMissed)
 	fee := func(y int, m time.Month, d int) datasets.Transaction {
 		return datasets.Transaction{TS: at(y, m, d, 6), Amount: 4900, Kind: datasets.TxMembershipFee}
 	}
@@ -71,6 +72,9 @@ func TestDebitOverdue(t *testing.T) {
 		}
 		if got := float64(ex.Static[j]); got != float32Round(c.want) {
 			t.Errorf("%s: %s = %v, want %v", c.name, StaticDebitOverdue, got, c.want)
+		}
+		if got := ex.Static[jm]; (c.want > 0) != (got == 1) || (got != 0 && got != 1) {
+			t.Errorf("%s: %s = %v, want 1 exactly when overdue (%v)", c.name, StaticDebitMissed, got, c.want > 0)
 		}
 	}
 }
