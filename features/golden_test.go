@@ -182,6 +182,9 @@ func TestHandMadeMembers(t *testing.T) {
 		// Weeks' first classes: Y1 (02-06), S1 (02-19, before Y1 02-21), B1 (03-02).
 		{"alice", "first_class_log_share_boxing", third, "1 of 3 weeks"},
 		{"alice", "first_class_log_share_yoga", third, "1 of 3 weeks"},
+		// All classes: Y1 twice, S1, B1: (2+0.1)/(4+0.3) and (1+0.1)/(4+0.3).
+		{"alice", "class_log_share_yoga", ls(2.1 / 4.3), "2 of 4 classes"},
+		{"alice", "class_log_share_cycling", ls(1.1 / 4.3), "1 of 4 classes"},
 		{"alice", StaticDebitOverdue, 0, "annual: no monthly debits"},
 		{"alice", StaticDebitMissed, 0, ""},
 		// Gap 03-02..03-04 = 2 days; 6 visits in 02-05..03-02 (27 days).
@@ -194,11 +197,13 @@ func TestHandMadeMembers(t *testing.T) {
 		{"bob", StaticAbsenceSurprise, math.Log1p(3 * 1.0 / 7), ""},
 		{"carol", "first_class_log_share_yoga", ls(2.1 / 2.3), "two weeks, yoga first"},
 		{"carol", "first_class_log_share_boxing", ls(0.1 / 2.3), ""},
+		{"carol", "class_log_share_yoga", ls(2.1 / 2.3), "two yoga classes"},
 		{"carol", StaticDebitOverdue, 0, "paid 2024-03-01; next due 04-01"},
 		// Gap 11-20..03-04 = 105 days; 2 visits in 10-30..11-20 (22 days).
 		{"carol", StaticAbsenceSurprise, math.Log1p(105 * 2.0 / 22), ""},
 		{"carol", StaticAbsenceExpected, 8.0 / 4, "9.5 capped at 8"},
 		{"dave", "first_class_log_share_cycling", third, "open gym only: uniform"},
+		{"dave", "class_log_share_boxing", 0, "open gym only: ln(3·1/3)"},
 		// Gap 02-27..03-04 = 6 days; 2 visits in 02-05..02-27 (23 days).
 		{"dave", StaticAbsenceSurprise, math.Log1p(6 * 2.0 / 23), ""},
 		// Due on the 2nd; the 2023-12-01 debit pays 12-02 (3 days' grace);

@@ -15,6 +15,7 @@ import (
 // Static feature names of this file (the per-category ones are prefixes).
 const (
 	staticFirstClassPrefix = "first_class_log_share_"
+	staticClassPrefix      = "class_log_share_"
 	StaticDebitOverdue     = "debit_overdue_months"
 	StaticDebitMissed      = "debit_missed"
 	StaticAbsenceSurprise  = "absence_surprise_log1p"
@@ -38,9 +39,12 @@ const debitGraceDays = 3
 
 // habitNames returns the names of the columns habitsAt writes.
 func habitNames(categories []string) []string {
-	out := make([]string, 0, len(categories)+2)
+	out := make([]string, 0, 2*len(categories)+5)
 	for _, c := range categories {
 		out = append(out, staticFirstClassPrefix+c)
+	}
+	for _, c := range categories {
+		out = append(out, staticClassPrefix+c)
 	}
 	return append(out, StaticDebitOverdue, StaticDebitMissed, StaticAbsenceSurprise, StaticAbsenceExpected)
 }
@@ -52,7 +56,11 @@ func habitNames(categories []string) []string {
 //     (N + 0.1·C), n_c the weeks before td whose first class (earliest
 //     class by timestamp) was of category c, N their total over the C
 //     categories: the log of the share over the uniform share 1/C, so 0
-//     for a member without classes. The first class after
+//     for a member without classes.
+//   - class_log_share_<c>: the same of all classes before td (n_c the
+//     classes of category c, from the weekly counts, which saturate at 255
+//     a week): more classes than weeks, so a steadier estimate of the
+//     member's preferences. The first class after
 //     a cutoff is the first class of a week, so this is the member's own
 //     history of exactly what the next-course label asks; it spans every
 //     week before td, not just the sequence window.
@@ -82,11 +90,17 @@ func (f *Featurizer) habitsAt(g grid, m *member, td int32, dst []float32) {
 			}
 		}
 	}
-	den := total + firstClassSmoothing*float64(nCat)
-	for k := range nCat {
-		dst[k] = float32(math.Log(float64(nCat) * (counts[k] + firstClassSmoothing) / den))
+	logShares(counts, total, dst)
+	clear(counts)
+	total = 0
+	for i := range end {
+		for k, n := range m.att.cats[i*nCat : (i+1)*nCat] {
+			counts[k] += float64(n)
+			total += float64(n)
+		}
 	}
-	o := nCat
+	logShares(counts, total, dst[nCat:])
+	o := 2 * nCat
 	if m.ctype == datasets.ContractMonthly {
 		if days := debitOverdueDays(g, m, td); days > 0 {
 			dst[o] = float32(float64(min(days, debitOverdueCapDays)) / 31)
@@ -104,6 +118,16 @@ func (f *Featurizer) habitsAt(g grid, m *member, td int32, dst []float32) {
 		x := float64(td-last) * rate
 		dst[o] = float32(math.Log1p(x))
 		dst[o+1] = float32(min(x, 8) / 4)
+	}
+}
+
+// logShares writes ln(C·(n_c + 0.1)/(N + 0.1·C)) of the C counts n_c with
+// total N into dst.
+func logShares(counts []float64, total float64, dst []float32) {
+	nCat := float64(len(counts))
+	den := total + firstClassSmoothing*nCat
+	for k, n := range counts {
+		dst[k] = float32(math.Log(nCat * (n + firstClassSmoothing) / den))
 	}
 }
 
