@@ -320,6 +320,8 @@ func (f *Featurizer) staticAt(g grid, m *member, td int32, in *Indicators, dst [
 	}
 	o += len(f.spec.Clubs) + 1
 	dst[o+f.lastClassCat(g, m, td)] = 1
+	o += f.nCat + 1
+	f.habitsAt(g, m, td, dst[o:])
 }
 
 // lastClassCat returns the category index of the member's last class

@@ -230,6 +230,7 @@ func (f *Featurizer) memberStatic(m *datasets.Member, clk *clock) memberStatic {
 	s := memberStatic{
 		id:        m.MemberID,
 		join:      clk.day(m.JoinedAt),
+		start:     dateDay(m.ContractStart),
 		birthYear: m.BirthYear,
 		ctype:     m.ContractType,
 		club:      -1,

@@ -156,13 +156,67 @@ func TestHandMadeMembers(t *testing.T) {
 		// Last class Y1 on 2023-12-01.
 		"erin": {"tier_potential", "contract_monthly", "age_35_44", "gender_female", "club_south", "last_class_yoga"},
 	}
+	oneHot := col(spec.Static, NoLastClass) + 1 // the one-hot groups; the habit columns follow
 	for id, ones := range statics {
-		want := make([]float32, len(spec.Static))
+		want := make([]float32, oneHot)
 		for _, n := range ones {
 			want[col(spec.Static, n)] = 1
 		}
-		if got := exs[id].Static; !equalF32(got, want) {
+		if got := exs[id].Static[:oneHot]; !equalF32(got, want) {
 			t.Errorf("%s static %v, want ones at %v", id, got, ones)
+		}
+	}
+
+	// Habit and billing columns (habits.go), by hand. Categories are
+	// boxing, cycling, yoga; a first-class share is (n+0.1)/(N+0.3), the
+	// column ln(3·share). The surprise's rate window is the test config's
+	// 4 weeks.
+	ls := func(share float64) float64 { return math.Log(3 * share) }
+	third := ls(1.1 / 3.3)
+	one1, one0 := ls(1.1/1.3), ls(0.1/1.3)
+	habits := []struct {
+		member, col string
+		want        float64
+		why         string
+	}{
+		// Weeks' first classes: Y1 (02-06), S1 (02-19, before Y1 02-21), B1 (03-02).
+		{"alice", "first_class_log_share_boxing", third, "1 of 3 weeks"},
+		{"alice", "first_class_log_share_yoga", third, "1 of 3 weeks"},
+		// All classes: Y1 twice, S1, B1: (2+0.1)/(4+0.3) and (1+0.1)/(4+0.3).
+		{"alice", "class_log_share_yoga", ls(2.1 / 4.3), "2 of 4 classes"},
+		{"alice", "class_log_share_cycling", ls(1.1 / 4.3), "1 of 4 classes"},
+		{"alice", StaticDebitOverdue, 0, "annual: no monthly debits"},
+		{"alice", StaticDebitMissed, 0, ""},
+		// Gap 03-02..03-04 = 2 days; 6 visits in 02-05..03-02 (27 days).
+		{"alice", StaticAbsenceSurprise, math.Log1p(2 * 6.0 / 27), ""},
+		{"alice", StaticAbsenceExpected, 2 * 6.0 / 27 / 4, "the same x, min(x, 8)/4"},
+		{"bob", "first_class_log_share_cycling", one1, "S1 on 03-01"},
+		{"bob", "first_class_log_share_yoga", one0, ""},
+		{"bob", StaticDebitOverdue, 0, "first due date 2024-03-28, after the cutoff"},
+		// Gap 3 days; 1 visit since joining 02-28, span 3 days raised to 7.
+		{"bob", StaticAbsenceSurprise, math.Log1p(3 * 1.0 / 7), ""},
+		{"carol", "first_class_log_share_yoga", ls(2.1 / 2.3), "two weeks, yoga first"},
+		{"carol", "first_class_log_share_boxing", ls(0.1 / 2.3), ""},
+		{"carol", "class_log_share_yoga", ls(2.1 / 2.3), "two yoga classes"},
+		{"carol", StaticDebitOverdue, 0, "paid 2024-03-01; next due 04-01"},
+		// Gap 11-20..03-04 = 105 days; 2 visits in 10-30..11-20 (22 days).
+		{"carol", StaticAbsenceSurprise, math.Log1p(105 * 2.0 / 22), ""},
+		{"carol", StaticAbsenceExpected, 8.0 / 4, "9.5 capped at 8"},
+		{"dave", "first_class_log_share_cycling", third, "open gym only: uniform"},
+		{"dave", "class_log_share_boxing", 0, "open gym only: ln(3·1/3)"},
+		// Gap 02-27..03-04 = 6 days; 2 visits in 02-05..02-27 (23 days).
+		{"dave", StaticAbsenceSurprise, math.Log1p(6 * 2.0 / 23), ""},
+		// Due on the 2nd; the 2023-12-01 debit pays 12-02 (3 days' grace);
+		// 2024-01-02 unpaid: 62 days overdue, capped at 62, over 31.
+		{"erin", StaticDebitOverdue, 2, "2024-01-02 unpaid, 62 days"},
+		{"erin", StaticDebitMissed, 1, ""},
+		// Gap 12-01..03-04 = 94 days; 1 visit in 11-06..12-01 (26 days).
+		{"erin", StaticAbsenceSurprise, math.Log1p(94 * 1.0 / 26), ""},
+	}
+	for _, c := range habits {
+		got := float64(exs[c.member].Static[col(spec.Static, c.col)])
+		if math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("%s %s = %v, want %v (%s)", c.member, c.col, got, c.want, c.why)
 		}
 	}
 

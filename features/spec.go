@@ -12,7 +12,8 @@ import (
 // Version is the version of the feature definitions (2: static features
 // last_class_<category> added; 3: the ltv indicator is the BG/NBD and
 // Gamma-Gamma expected spend of FeatureSpec.LTV instead of the annualised
-// 52-week spend times Values.LifetimeYears). It changes whenever a
+// 52-week spend times Values.LifetimeYears, and the static habit and
+// billing columns of habits.go are added). It changes whenever a
 // feature's meaning or order changes, so that a model bundle trained on one
 // version is never served features of another.
 const Version = 3
@@ -166,6 +167,7 @@ func (s *FeatureSpec) names() {
 		s.Static = append(s.Static, "last_class_"+c)
 	}
 	s.Static = append(s.Static, NoLastClass)
+	s.Static = append(s.Static, habitNames(s.Categories)...)
 	s.Indicators = append([]string(nil), indicatorNames...)
 }
 

@@ -31,6 +31,7 @@ const (
 type memberStatic struct {
 	id        string
 	join      int32 // day of JoinedAt in the configured zone
+	start     int32 // day of ContractStart (a UTC date), noDay when zero
 	birthYear int
 	gender    uint8
 	club      int32 // index into FeatureSpec.Clubs, -1 if not in it

@@ -304,6 +304,19 @@ func (t *Trainer) update() {
 	}
 }
 
+// Average folds the current weights into avg, laid out as Params.Data:
+// avg = beta·avg + (1 − beta)·weights. It panics when avg is too short.
+func (t *Trainer) Average(avg []float32, beta float32) {
+	w := t.p.Data
+	avg = avg[:len(w)]
+	for i, x := range w {
+		avg[i] = beta*avg[i] + (1-beta)*x
+	}
+}
+
+// Steps returns the number of Adam steps taken.
+func (t *Trainer) Steps() int64 { return t.adam.Step }
+
 // State returns a deep copy of the trainer's weights and optimizer state.
 func (t *Trainer) State() *TrainerState {
 	return &TrainerState{

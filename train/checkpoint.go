@@ -25,10 +25,13 @@ var ErrCheckpoint = errors.New("train: bad checkpoint")
 //
 //	"RTCK" | uint32 version | uint64 m | m bytes of JSON checkpointMeta
 //	| uint64 n | float32 weights[n] | Adam M[n] | Adam V[n] | best weights[n]
+//	| [moving average of the weights[n], when checkpointMeta.Averaged]
 //	| 32 bytes SHA-256 of everything before them
+//
+// Version 2 added the moving average (Options.EMA).
 const (
 	checkpointMagic   = "RTCK"
-	checkpointVersion = 1
+	checkpointVersion = 2
 )
 
 // checkpoint is the state of a run after a finished epoch: enough to go on
@@ -37,6 +40,7 @@ type checkpoint struct {
 	checkpointMeta
 	State *model.TrainerState
 	Best  []float32 // weights of the best epoch so far
+	EMA   []float32 // moving average of the weights, not bias-corrected (Options.EMA); nil when off
 }
 
 // checkpointMeta is the JSON part of a checkpoint.
@@ -59,6 +63,9 @@ type checkpointMeta struct {
 	Stopped string
 	// AdamStep is the optimizer's step count.
 	AdamStep int64
+	// Averaged says that the moving average of the weights follows the
+	// best weights.
+	Averaged bool
 	History  []EpochStats
 }
 
@@ -66,23 +73,29 @@ type checkpointMeta struct {
 func (c *checkpoint) encode() ([]byte, error) {
 	m := c.checkpointMeta
 	m.AdamStep = c.State.Adam.Step
+	m.Averaged = c.EMA != nil
 	js, err := json.Marshal(&m)
 	if err != nil {
 		return nil, fmt.Errorf("train: encode checkpoint: %w", err)
 	}
 	n := len(c.State.Params)
-	if len(c.State.Adam.M) != n || len(c.State.Adam.V) != n || len(c.Best) != n {
-		return nil, fmt.Errorf("train: encode checkpoint: arrays of %d, %d, %d and %d values",
-			n, len(c.State.Adam.M), len(c.State.Adam.V), len(c.Best))
+	arrays := [][]float32{c.State.Params, c.State.Adam.M, c.State.Adam.V, c.Best}
+	if c.EMA != nil {
+		arrays = append(arrays, c.EMA)
+	}
+	for _, a := range arrays {
+		if len(a) != n {
+			return nil, fmt.Errorf("train: encode checkpoint: arrays of %d and %d values", n, len(a))
+		}
 	}
 	le := binary.LittleEndian
-	buf := make([]byte, 0, 16+len(js)+8+16*n+sha256.Size)
+	buf := make([]byte, 0, 16+len(js)+8+4*len(arrays)*n+sha256.Size)
 	buf = append(buf, checkpointMagic...)
 	buf = le.AppendUint32(buf, checkpointVersion)
 	buf = le.AppendUint64(buf, uint64(len(js)))
 	buf = append(buf, js...)
 	buf = le.AppendUint64(buf, uint64(n))
-	for _, s := range [][]float32{c.State.Params, c.State.Adam.M, c.State.Adam.V, c.Best} {
+	for _, s := range arrays {
 		for _, v := range s {
 			buf = le.AppendUint32(buf, math.Float32bits(v))
 		}
@@ -123,8 +136,12 @@ func decodeCheckpoint(data []byte) (*checkpoint, error) {
 	rest := body[head+int(mlen):]
 	n := le.Uint64(rest)
 	rest = rest[8:]
-	if uint64(len(rest)) != 16*n {
-		return nil, bad("%d weights announced, %d bytes of arrays", n, len(rest))
+	k := uint64(4)
+	if c.Averaged {
+		k = 5
+	}
+	if n > uint64(len(rest)) || uint64(len(rest)) != 4*k*n {
+		return nil, bad("%d arrays of %d weights announced, %d bytes of arrays", k, n, len(rest))
 	}
 	read := func() []float32 {
 		s := make([]float32, n)
@@ -139,6 +156,9 @@ func decodeCheckpoint(data []byte) (*checkpoint, error) {
 	c.State.Adam.V = read()
 	c.State.Adam.Step = c.AdamStep
 	c.Best = read()
+	if c.Averaged {
+		c.EMA = read()
+	}
 	if c.Epoch < 1 || c.AdamStep < 0 || c.BestEpoch < 1 || c.BestEpoch > c.Epoch || len(c.History) != c.Epoch {
 		return nil, bad("epoch %d, best epoch %d, step %d, %d history entries", c.Epoch, c.BestEpoch, c.AdamStep, len(c.History))
 	}

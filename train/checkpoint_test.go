@@ -52,6 +52,20 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	trSameBits(t, "m", got.State.Adam.M, c.State.Adam.M)
 	trSameBits(t, "v", got.State.Adam.V, c.State.Adam.V)
 	trSameBits(t, "best", got.Best, c.Best)
+	if got.EMA != nil {
+		t.Errorf("a checkpoint without a moving average decodes with one")
+	}
+	// With the moving average (Options.EMA) it comes back too.
+	c.EMA = []float32{0.5, -1, 2, 1e-9, 3}
+	if err := c.save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = loadCheckpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	trSameBits(t, "ema", got.EMA, c.EMA)
+	trSameBits(t, "best with ema", got.Best, c.Best)
+	c.EMA = nil
 	// No temporary files are left beside it.
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
@@ -85,9 +99,11 @@ func TestCheckpointRefusesDamage(t *testing.T) {
 		}
 	}
 	d := append([]byte(nil), data...)
-	binary.LittleEndian.PutUint32(d[4:], 2)
-	if _, err := decodeCheckpoint(d); !errors.Is(err, ErrCheckpoint) {
-		t.Errorf("version 2: %v", err)
+	for _, v := range []uint32{checkpointVersion - 1, checkpointVersion + 1} { // version 1 had no moving average
+		binary.LittleEndian.PutUint32(d[4:], v)
+		if _, err := decodeCheckpoint(d); !errors.Is(err, ErrCheckpoint) {
+			t.Errorf("version %d: %v", v, err)
+		}
 	}
 	// A checkpoint that is intact but inconsistent (history shorter than
 	// its epochs) is refused too.

@@ -634,3 +634,30 @@ func TestValidationHRTiesPessimistic(t *testing.T) {
 		t.Errorf("constant class logits: HR@1 %v, HR@3 %v over %d examples; want 0 and 0", r.hr1, r.hr3, r.nextN)
 	}
 }
+
+// TestAveraged: the bias-corrected moving average of the weights
+// (Options.EMA). By hand, β = 0.5 and weights 2 then 4 from avg 0: avg is
+// 1 after the first step and 0.5·1 + 0.5·4 = 2.5 after the second; the
+// corrections are 1 − 0.5 = 0.5 and 1 − 0.25 = 0.75, so the averages are
+// 2 (the first weights) and 2.5/0.75 = 10/3. Constant weights average to
+// themselves whatever the number of steps.
+func TestAveraged(t *testing.T) {
+	dst := make([]float32, 2)
+	averaged(dst, []float32{1, 2.5}, 0.5, 1)
+	if dst[0] != 2 {
+		t.Errorf("after one step %v, want 2", dst[0])
+	}
+	averaged(dst, []float32{2.5}, 0.5, 2)
+	if math.Abs(float64(dst[0])-10.0/3) > 1e-6 {
+		t.Errorf("after two steps %v, want 10/3", dst[0])
+	}
+	const beta, w = 0.99, 0.75
+	var avg float32
+	for range 300 {
+		avg = beta*avg + (1-beta)*w
+	}
+	averaged(dst[:1], []float32{avg}, beta, 300)
+	if math.Abs(float64(dst[0])-w) > 1e-5 {
+		t.Errorf("constant weights %v average to %v", w, dst[0])
+	}
+}

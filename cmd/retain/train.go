@@ -35,6 +35,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.LearningRate, "lr", o.LearningRate, "Adam learning rate")
 	fs.Float64Var(&o.ClipNorm, "clip", o.ClipNorm, "gradient norm clipping (negative: off)")
 	fs.Float64Var(&o.L2, "l2", o.L2, "Adam weight decay (0: the default; negative: none)")
+	fs.Float64Var(&o.EMA, "ema", o.EMA, "decay per step of the moving average of the weights that validation and the bundle use (0: the default; negative: off)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (initial weights and shuffling)")
 	engine := fs.String("engine", string(o.Engine), "gradient engine: native (fast) or gorgonia (reference)")
 	fs.Float64Var(&o.ChurnWeight, "churn-weight", o.ChurnWeight, "weight of the churn loss against the next-category loss")
