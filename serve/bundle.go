@@ -67,7 +67,8 @@ type BundleScorer struct {
 	courseClub map[string]string // course id -> club, from BundleOptions.Catalog
 	groups     []occlusionGroup
 
-	ws sync.Pool // *attribScratch
+	ws  sync.Pool // *attribScratch
+	bws sync.Pool // *BatchWorkspace, for Score
 }
 
 var (
@@ -83,6 +84,10 @@ type occlusionGroup struct {
 	name, what string
 	seq        []int // columns of a sequence row
 	ind        []int // indices in Spec.Indicators
+	// summary says that seq holds a column of the summary input
+	// (model.SummaryColumns): occluding the group changes the static
+	// input beyond its indicators.
+	summary bool
 }
 
 // The occlusion groups: their sequence features (a trailing "*" matches a
@@ -198,6 +203,10 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 				}
 			}
 		}
+		if b.Summary {
+			cols := model.SummaryColumns(&spec)
+			og.summary = slices.ContainsFunc(og.seq, func(j int) bool { return slices.Contains(cols, j) })
+		}
 		if len(og.seq)+len(og.ind) > 0 {
 			s.groups = append(s.groups, og)
 		}
@@ -219,6 +228,7 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 		FeatureNames: names,
 	}
 	s.ws.New = func() any { return new(attribScratch) }
+	s.bws.New = func() any { return new(BatchWorkspace) }
 	return s, nil
 }
 
@@ -268,25 +278,33 @@ func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*
 	if err != nil {
 		return nil, fmt.Errorf("serve: features: %w", err)
 	}
-	var p model.Prediction
-	if err := s.b.Predict(ex, &p); err != nil {
+	// One forward pass gives the prediction and the reasons: the
+	// attribution batch's first row is the member's own (ScoreBatch does
+	// the same for many members).
+	ws := s.bws.Get().(*BatchWorkspace)
+	defer s.bws.Put(ws)
+	ms := [1]BatchMember{{Ex: ex}}
+	if err := s.buildAttribution(ws, ms[:]); err != nil {
 		return nil, fmt.Errorf("serve: predict: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	reasons, _, err := s.attribute(ex)
+	if err := s.forwardAttribution(ws); err != nil {
+		return nil, fmt.Errorf("serve: predict: %w", err)
+	}
+	p, reasons, err := s.memberAttribution(ws, 0)
 	if err != nil {
 		return nil, fmt.Errorf("serve: attribution: %w", err)
 	}
 	ind := &ex.Indicators
 	return &Score{
-		ChurnProbability: p.Churn,
+		ChurnProbability: p,
 		Flags:            ind.Flags.Names(),
 		Tier:             ind.Tier.String(),
-		NextCourses:      s.nextCourses(h, p.NextCategory),
+		NextCourses:      s.nextCourses(h, ws.dist),
 		Reasons:          reasons,
-		Action:           s.action(ind, p.Churn),
+		Action:           s.action(ind, p),
 		AlreadyChurned:   s.fz.AlreadyChurned(ex),
 	}, nil
 }
@@ -555,8 +573,10 @@ func (s *BundleScorer) checkHistory() *History {
 }
 
 // Check implements Checker: it scores a synthetic member and checks that
-// the prediction is well formed and that the attribution's forward pass
-// agrees with Predict.
+// the prediction is well formed, that Score's probability agrees with
+// Predict's, and that each row of the attribution batch as Score runs it
+// (model.Params.ForwardPrefix) agrees with the plain forward pass of the
+// same rows.
 func (s *BundleScorer) Check(ctx context.Context) error {
 	h := s.checkHistory()
 	sc, err := s.Score(ctx, h, checkAsOf)
@@ -581,12 +601,27 @@ func (s *BundleScorer) Check(ctx context.Context) error {
 	if math.Abs(sum-1) > 1e-6 {
 		return fmt.Errorf("serve: bundle check: next-category probabilities sum to %v", sum)
 	}
+	if math.Abs(sc.ChurnProbability-p.Churn) > 1e-4 {
+		return fmt.Errorf("serve: bundle check: Score's churn probability %v, Predict's %v", sc.ChurnProbability, p.Churn)
+	}
 	_, logits, err := s.attribute(ex)
 	if err != nil {
 		return fmt.Errorf("serve: bundle check: %w", err)
 	}
 	if want := s.b.Calibration.Logit(p.ChurnLogit); math.Abs(logits[0]-want) > 1e-4*(1+math.Abs(want)) {
 		return fmt.Errorf("serve: bundle check: attribution logit %v, Predict %v", logits[0], want)
+	}
+	ws := new(BatchWorkspace)
+	if err := s.buildAttribution(ws, []BatchMember{{Ex: ex}}); err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	if err := s.forwardAttribution(ws); err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	for r, want := range logits {
+		if got := s.b.Calibration.Logit(float64(ws.out.ChurnLogit[r])); math.Abs(got-want) > 1e-4*(1+math.Abs(want)) {
+			return fmt.Errorf("serve: bundle check: attribution row %d: logit %v by the shared-prefix pass, %v by the plain one", r, got, want)
+		}
 	}
 	return nil
 }
