@@ -392,6 +392,8 @@ func (s *Store) HistoryBefore(memberID string, before time.Time) (*History, erro
 		if !before.IsZero() {
 			end = appendTime(slices.Clone(prefix), before)
 		}
+		d := eventDecoder{memberID: m.MemberID}
+		defer d.finish(h)
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if end != nil && bytes.Compare(k, end) >= 0 {
@@ -402,17 +404,13 @@ func (s *Store) HistoryBefore(memberID string, before time.Time) (*History, erro
 			}
 			switch k[len(prefix)+12] {
 			case kindAttendance:
-				var a retainv1.Attendance
-				if err := proto.Unmarshal(v, &a); err != nil {
+				if err := d.attendance(v, h); err != nil {
 					return fmt.Errorf("serve: store: decode attendance of %q: %w", memberID, err)
 				}
-				h.Attendance = append(h.Attendance, attendanceFromPB(&a))
 			case kindTransaction:
-				var t retainv1.Transaction
-				if err := proto.Unmarshal(v, &t); err != nil {
+				if err := d.transaction(v, h); err != nil {
 					return fmt.Errorf("serve: store: decode transaction of %q: %w", memberID, err)
 				}
-				h.Transactions = append(h.Transactions, transactionFromPB(&t))
 			default:
 				return fmt.Errorf("%w: event key %x of %q has kind %d", ErrBadStore, k, memberID, k[len(prefix)+12])
 			}
