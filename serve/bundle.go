@@ -82,8 +82,9 @@ var (
 // their training means.
 type occlusionGroup struct {
 	name, what string
-	seq        []int // columns of a sequence row
-	ind        []int // indices in Spec.Indicators
+	up, down   string // the Description of a reason that raises, lowers the risk
+	seq        []int  // columns of a sequence row
+	ind        []int  // indices in Spec.Indicators
 	// summary says that seq holds a column of the summary input
 	// (model.SummaryColumns): occluding the group changes the static
 	// input beyond its indicators.
@@ -190,7 +191,9 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 		}
 	}
 	for _, g := range groupDefs {
-		og := occlusionGroup{name: g.name, what: g.what}
+		og := occlusionGroup{name: g.name, what: g.what,
+			up:   capitalize(g.what) + ": raises the churn risk compared with an average member",
+			down: capitalize(g.what) + ": lowers the churn risk compared with an average member"}
 		for j, n := range spec.Sequence {
 			if slices.ContainsFunc(g.seq, func(p string) bool { return matchName(p, n) }) {
 				og.seq = append(og.seq, j)
@@ -497,15 +500,11 @@ func (s *BundleScorer) reasons(logits []float64) ([]Reason, error) {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
 			return nil, fmt.Errorf("group %s: contribution %v", g.name, c)
 		}
-		dir := "up"
+		d := g.up
 		if c < 0 {
-			dir = "down"
+			d = g.down
 		}
-		reasons = append(reasons, Reason{
-			Name:         g.name,
-			Description:  capitalize(g.what) + ": " + map[string]string{"up": "raises", "down": "lowers"}[dir] + " the churn risk compared with an average member",
-			Contribution: c,
-		})
+		reasons = append(reasons, Reason{Name: g.name, Description: d, Contribution: c})
 	}
 	slices.SortStableFunc(reasons, func(a, b Reason) int {
 		switch ma, mb := math.Abs(a.Contribution), math.Abs(b.Contribution); {
