@@ -395,6 +395,31 @@ func (s *Store) HistoryBefore(memberID string, before time.Time) (*History, erro
 		d := eventDecoder{memberID: m.MemberID}
 		defer d.finish(h)
 		c := tx.Bucket(bucketEvents).Cursor()
+		// A first pass over the keys counts the events, so that the
+		// slices are allocated once at their size: growing them by
+		// doubling made about twice their size in garbage.
+		var na, nt, idBytes int
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if end != nil && bytes.Compare(k, end) >= 0 || len(k) < len(prefix)+13 {
+				break
+			}
+			switch k[len(prefix)+12] {
+			case kindAttendance:
+				na++
+			case kindTransaction:
+				nt++
+			}
+			idBytes += len(k) - (len(prefix) + 13) // the key ends in the event id
+		}
+		if na > 0 {
+			h.Attendance = make([]datasets.Attendance, 0, na)
+			d.att = make([]idSpan, 0, na)
+		}
+		if nt > 0 {
+			h.Transactions = make([]datasets.Transaction, 0, nt)
+			d.tx = make([]idSpan, 0, nt)
+		}
+		d.ids = make([]byte, 0, idBytes)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if end != nil && bytes.Compare(k, end) >= 0 {
 				break
