@@ -114,7 +114,9 @@ func compareScores(t *testing.T, id string, got, want *serve.Score) {
 // prefix, equal to the way it was computed before (ScorePlain: Predict,
 // then every attribution row through the plain forward pass) for every
 // member of the synthConfig gym, with and without indicator inputs,
-// within 1e-6 (compareScores).
+// within 1e-6 (compareScores); and scoreUnlessChurned (StreamScores'
+// skip of churned members) equal to Score, or skipping exactly the
+// members whose Score says AlreadyChurned.
 func TestScoreMatchesPlain(t *testing.T) {
 	for _, indicators := range []bool{false, true} {
 		sc, err := serve.NewBundleScorer(testBundle(t, indicators, 4), &serve.BundleOptions{HighRisk: 0.3})
@@ -146,6 +148,7 @@ func TestScoreMatchesPlain(t *testing.T) {
 		if len(hs) < 30 {
 			t.Fatalf("only %d members joined", len(hs))
 		}
+		nChurned := 0
 		for id, h := range hs {
 			want, err := sc.ScorePlain(h, asOf)
 			if err != nil {
@@ -159,6 +162,21 @@ func TestScoreMatchesPlain(t *testing.T) {
 			if got.AlreadyChurned != want.AlreadyChurned {
 				t.Fatalf("%s: already churned %v, before %v", id, got.AlreadyChurned, want.AlreadyChurned)
 			}
+			// StreamScores' path: no score for a churned member, else
+			// Score's.
+			sk, churned, err := sc.ScoreUnlessChurned(ctxT(t), h, asOf)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case churned != want.AlreadyChurned || churned != (sk == nil):
+				t.Fatalf("%s: scoreUnlessChurned churned %v score %v; Score's AlreadyChurned %v", id, churned, sk, want.AlreadyChurned)
+			case !churned:
+				compareScores(t, id, sk, want)
+			}
+			nChurned += map[bool]int{true: 1}[churned]
+		}
+		if nChurned == 0 || nChurned == len(hs) {
+			t.Errorf("%d of %d members churned: the test wants both kinds", nChurned, len(hs))
 		}
 	}
 }

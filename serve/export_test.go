@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"time"
 
 	"retain/features"
@@ -35,4 +36,9 @@ func (s *BundleScorer) ScorePlain(h *History, asOf time.Time) (*Score, error) {
 		Action:           s.action(ind, p.Churn),
 		AlreadyChurned:   s.fz.AlreadyChurned(ex),
 	}, nil
+}
+
+// ScoreUnlessChurned exports scoreUnlessChurned to the tests.
+func (s *BundleScorer) ScoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error) {
+	return s.scoreUnlessChurned(ctx, h, asOf)
 }

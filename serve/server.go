@@ -517,6 +517,18 @@ func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf tim
 	if err != nil {
 		return nil, s.scoringErr(ctx, ls, h, err)
 	}
+	return s.memberScore(ls, h, sc, asOf, topK)
+}
+
+// churnSkipper is a Scorer that scores a member unless the member had
+// already churned at asOf, with one feature computation for both
+// (BundleScorer): a nil Score and true for a churned member.
+type churnSkipper interface {
+	scoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error)
+}
+
+// memberScore checks ls's Score sc of h and builds the MemberScore.
+func (s *Server) memberScore(ls *liveScorer, h *History, sc *Score, asOf time.Time, topK int) (*retainv1.MemberScore, error) {
 	if err := checkScore(sc); err != nil {
 		s.log.Error("model returned an invalid score", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
 		return nil, status.Error(codes.Internal, "the model returned an invalid score")
@@ -662,24 +674,11 @@ func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asO
 		return nil, nil, ctxErr(err)
 	}
 	h, err := s.storedHistory(id, asOf)
-	if err == nil && skipChurned {
-		// The cheap test first, when the Scorer has one: no forward pass
-		// for a member who is skipped.
-		if ct, ok := ls.s.(ChurnTester); ok {
-			var churned bool
-			if churned, err = ct.AlreadyChurned(ctx, h, asOf); err != nil {
-				err = s.scoringErr(ctx, ls, h, err)
-			} else if churned {
-				s.metrics.skipped.Inc()
-				return nil, nil, nil
-			}
-		}
-	}
 	if err == nil {
 		var ms *retainv1.MemberScore
-		ms, err = s.score(ctx, ls, h, asOf, topK)
-		if err == nil {
-			if skipChurned && ms.GetAlreadyChurned() {
+		var skipped bool
+		if ms, skipped, err = s.scoreOrSkip(ctx, ls, h, asOf, topK, skipChurned); err == nil {
+			if skipped {
 				s.metrics.skipped.Inc()
 				return nil, nil, nil
 			}
@@ -691,6 +690,41 @@ func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asO
 	}
 	st := status.Convert(err)
 	return nil, &retainv1.ScoreError{MemberId: id, Code: int32(st.Code()), Message: st.Message()}, nil
+}
+
+// scoreOrSkip scores h; with skipChurned, a member who had already
+// churned at asOf is skipped instead (true, no score).
+func (s *Server) scoreOrSkip(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int, skipChurned bool) (*retainv1.MemberScore, bool, error) {
+	if skipChurned {
+		// The cheap test first, when the Scorer has one: no forward pass
+		// for a member who is skipped, and with a churnSkipper the
+		// features only once for one who is not.
+		if sk, ok := ls.s.(churnSkipper); ok {
+			sc, churned, err := sk.scoreUnlessChurned(ctx, h, asOf)
+			switch {
+			case err != nil:
+				return nil, false, s.scoringErr(ctx, ls, h, err)
+			case churned:
+				return nil, true, nil
+			}
+			ms, err := s.memberScore(ls, h, sc, asOf, topK)
+			return ms, false, err
+		}
+		if ct, ok := ls.s.(ChurnTester); ok {
+			churned, err := ct.AlreadyChurned(ctx, h, asOf)
+			switch {
+			case err != nil:
+				return nil, false, s.scoringErr(ctx, ls, h, err)
+			case churned:
+				return nil, true, nil
+			}
+		}
+	}
+	ms, err := s.score(ctx, ls, h, asOf, topK)
+	if err != nil {
+		return nil, false, err
+	}
+	return ms, skipChurned && ms.GetAlreadyChurned(), nil
 }
 
 // ScoreMembers implements retainv1.RetainServiceServer.
