@@ -30,8 +30,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -95,6 +97,13 @@ func (e *RefError) Unwrap() error { return e.Err }
 // use; writes are serialized.
 type Store struct {
 	db *bolt.DB
+
+	// A cache of Courses (every scoring call reads the courses it
+	// suggests), emptied by every write of courses. cgen counts those
+	// writes: a read that began before one does not fill the cache.
+	cmu     sync.Mutex
+	cgen    uint64
+	courses map[string]datasets.Course
 }
 
 // StoreOptions tunes OpenStore. A nil *StoreOptions means defaults.
@@ -254,6 +263,9 @@ func (s *Store) AppendEvents(b *Batch) (AppendResult, error) {
 		res = AppendResult{}
 		return appendTx(tx, b, &res, true)
 	})
+	if len(b.Courses) > 0 {
+		s.coursesWritten()
+	}
 	if err != nil {
 		var re *RefError
 		if errors.As(err, &re) {
@@ -480,6 +492,18 @@ func (s *Store) MemberIDs(after string, limit int) ([]string, error) {
 // does not hold are absent from the map.
 func (s *Store) Courses(ids []string) (map[string]datasets.Course, error) {
 	out := make(map[string]datasets.Course, len(ids))
+	s.cmu.Lock()
+	gen := s.cgen
+	for _, id := range ids {
+		if c, ok := s.courses[id]; ok {
+			out[id] = c
+		}
+	}
+	s.cmu.Unlock()
+	if len(out) == len(ids) {
+		return out, nil
+	}
+	read := map[string]datasets.Course{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCourses)
 		for _, id := range ids {
@@ -495,10 +519,31 @@ func (s *Store) Courses(ids []string) (map[string]datasets.Course, error) {
 				return fmt.Errorf("serve: store: decode course %q: %w", id, err)
 			}
 			out[id] = courseFromPB(&c)
+			read[id] = out[id]
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	s.cmu.Lock()
+	if s.cgen == gen { // no write of courses since the read began
+		if s.courses == nil {
+			s.courses = map[string]datasets.Course{}
+		}
+		maps.Copy(s.courses, read)
+	}
+	s.cmu.Unlock()
+	return out, nil
+}
+
+// coursesWritten empties the cache of Courses after a write transaction
+// that put courses has ended.
+func (s *Store) coursesWritten() {
+	s.cmu.Lock()
+	s.cgen++
+	s.courses = nil
+	s.cmu.Unlock()
 }
 
 // StoreStats counts the records of a Store.
@@ -654,6 +699,9 @@ func putRows[T datasets.Record](l *loader, rows []T, set func(*Batch, []T)) erro
 		res = AppendResult{}
 		return appendTx(tx, &b, &res, false)
 	})
+	if len(b.Courses) > 0 {
+		l.s.coursesWritten()
+	}
 	if err != nil {
 		return err
 	}
