@@ -236,21 +236,18 @@ func checkScore(sc *Score) error {
 	if sc == nil {
 		return errors.New("nil score")
 	}
-	prob := func(what string, p float64) error {
-		if !(p >= 0 && p <= 1) {
-			return fmt.Errorf("%s %v outside [0, 1]", what, p)
-		}
-		return nil
-	}
-	if err := prob("churn probability", sc.ChurnProbability); err != nil {
-		return err
+	// The error messages are built only on failure: this runs on every
+	// scoring call.
+	inUnit := func(p float64) bool { return p >= 0 && p <= 1 }
+	if !inUnit(sc.ChurnProbability) {
+		return fmt.Errorf("churn probability %v outside [0, 1]", sc.ChurnProbability)
 	}
 	for i, c := range sc.NextCourses {
 		if c.CourseID == "" {
 			return fmt.Errorf("next course %d has no course id", i)
 		}
-		if err := prob("probability of course "+c.CourseID, c.Probability); err != nil {
-			return err
+		if !inUnit(c.Probability) {
+			return fmt.Errorf("probability of course %s %v outside [0, 1]", c.CourseID, c.Probability)
 		}
 	}
 	for _, r := range sc.Reasons {
@@ -258,16 +255,33 @@ func checkScore(sc *Score) error {
 			return fmt.Errorf("reason %s: contribution %v", r.Name, r.Contribution)
 		}
 	}
-	strs := append([]string{sc.Tier, sc.Action.Kind, sc.Action.Stage, sc.Action.OfferText}, sc.Flags...)
-	for _, r := range sc.Reasons {
-		strs = append(strs, r.Name, r.Description)
-	}
-	for _, c := range sc.NextCourses {
-		strs = append(strs, c.CourseID)
-	}
-	for _, x := range strs {
+	badUTF8 := func(x string) error {
 		if !utf8.ValidString(x) {
 			return fmt.Errorf("string %q is not valid UTF-8", x)
+		}
+		return nil
+	}
+	for _, x := range [...]string{sc.Tier, sc.Action.Kind, sc.Action.Stage, sc.Action.OfferText} {
+		if err := badUTF8(x); err != nil {
+			return err
+		}
+	}
+	for _, x := range sc.Flags {
+		if err := badUTF8(x); err != nil {
+			return err
+		}
+	}
+	for _, r := range sc.Reasons {
+		if err := badUTF8(r.Name); err != nil {
+			return err
+		}
+		if err := badUTF8(r.Description); err != nil {
+			return err
+		}
+	}
+	for _, c := range sc.NextCourses {
+		if err := badUTF8(c.CourseID); err != nil {
+			return err
 		}
 	}
 	return nil
