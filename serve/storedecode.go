@@ -29,7 +29,7 @@ import (
 // eventDecoder decodes the events of one store read.
 type eventDecoder struct {
 	memberID string
-	courses  map[string]string // interned course ids
+	courses  []string // interned course ids (a member attends a few)
 	ids      []byte            // the event ids of the read, back to back
 	// pending: the records whose EventID is still the span [lo, hi) of
 	// ids, set by finish.
@@ -173,19 +173,25 @@ func (d *eventDecoder) member(b []byte) string {
 	return string(b)
 }
 
+// maxInterned is the most course ids a read interns; a member's history
+// rarely has more distinct courses, and a linear search of a few is
+// cheaper than a map.
+const maxInterned = 32
+
 // course returns b as a string, interned for the read.
 func (d *eventDecoder) course(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if s, ok := d.courses[string(b)]; ok {
-		return s
-	}
-	if d.courses == nil {
-		d.courses = map[string]string{}
+	for _, s := range d.courses {
+		if s == string(b) {
+			return s
+		}
 	}
 	s := string(b)
-	d.courses[s] = s
+	if len(d.courses) < maxInterned {
+		d.courses = append(d.courses, s)
+	}
 	return s
 }
 

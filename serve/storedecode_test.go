@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -148,4 +149,30 @@ func FuzzDecodeEvent(f *testing.F) {
 		decodeEventBoth(t, b, true)
 		decodeEventBoth(t, b, false)
 	})
+}
+
+// TestDecodeEventManyCourses decodes events of more distinct courses than
+// the decoder interns (maxInterned), each twice: every record keeps its
+// own course id.
+func TestDecodeEventManyCourses(t *testing.T) {
+	d := eventDecoder{memberID: "M1"}
+	var h History
+	const n = maxInterned + 8
+	for k := range 2 * n {
+		a := attendanceRec
+		a.CourseID = fmt.Sprintf("C%02d", k%n)
+		b, err := proto.Marshal(attendanceToPB(&a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.attendance(b, &h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.finish(&h)
+	for k, a := range h.Attendance {
+		if want := fmt.Sprintf("C%02d", k%n); a.CourseID != want || a.EventID != attendanceRec.EventID {
+			t.Fatalf("event %d: course %q event %q, want %q %q", k, a.CourseID, a.EventID, want, attendanceRec.EventID)
+		}
+	}
 }
