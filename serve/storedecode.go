@@ -30,7 +30,7 @@ import (
 type eventDecoder struct {
 	memberID string
 	courses  []string // interned course ids (a member attends a few)
-	ids      []byte            // the event ids of the read, back to back
+	ids      []byte   // the event ids of the read, back to back
 	// pending: the records whose EventID is still the span [lo, hi) of
 	// ids, set by finish.
 	att []idSpan
