@@ -67,7 +67,7 @@ type BundleScorer struct {
 	courseClub map[string]string // course id -> club, from BundleOptions.Catalog
 	groups     []occlusionGroup
 
-	ws  sync.Pool // *attribScratch
+	ws  sync.Pool // *attribScratch, for attribute (Check)
 	bws sync.Pool // *BatchWorkspace, for Score
 }
 
@@ -449,7 +449,8 @@ type attribScratch struct {
 
 // attribute returns the top reasons of ex by occlusion (see Score) and
 // the calibrated churn logits of the batch it ran: the member's, then one
-// per occlusion group.
+// per occlusion group. It runs every row through the whole plain forward
+// pass: Check holds Score's shared-prefix pass (forwardAttribution) to it.
 func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, error) {
 	sc := s.ws.Get().(*attribScratch)
 	defer s.ws.Put(sc)
