@@ -86,6 +86,53 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
+// BenchmarkForwardOcclusion measures ForwardPrefix on the batch of an
+// occlusion attribution of the default shape (serve.BundleScorer.Score
+// and ScoreBatch): per member its own row and 5 copies that replace a few
+// columns (1, 3, 5, 12 and 16 of the 40, the size of the serving groups)
+// by 0 in the last 8 weeks, the first 18 weeks shared. B is the number
+// of members: 1 (the server) and 64 (batch scoring). It reports members
+// per second.
+func BenchmarkForwardOcclusion(b *testing.B) {
+	for _, n := range []int{1, 64} {
+		b.Run(fmt.Sprintf("B=%d", n), func(b *testing.B) {
+			cfg := benchCfg
+			T, F := cfg.Steps, cfg.Inputs
+			p := NewParams(cfg, rand.NewPCG(1, 2))
+			widths := []int{1, 3, 5, 12, 16}
+			rows := 1 + len(widths)
+			split := T - 8
+			bt := fullBatch(cfg, n*rows, 3)
+			for g := 0; g < n; g++ {
+				r0 := g * rows
+				for k, w := range widths {
+					r := r0 + 1 + k
+					copy(bt.X[r*T*F:(r+1)*T*F], bt.X[r0*T*F:(r0+1)*T*F])
+					for t := split; t < T; t++ {
+						for j := 0; j < w; j++ {
+							bt.X[(r*T+t)*F+(7*k+j)%F] = 0
+						}
+					}
+				}
+			}
+			var ws Workspace
+			var out Output
+			if err := p.ForwardPrefix(&ws, bt, rows, split, &out); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
+			for i := 0; i < b.N; i++ {
+				if err := p.ForwardPrefix(&ws, bt, rows, split, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRates(b, n, cpu, "members")
+		})
+	}
+}
+
 // BenchmarkPredictGorgonia measures the Gorgonia forward graph on batches of
 // 256, for comparison with BenchmarkForward.
 func BenchmarkPredictGorgonia(b *testing.B) {

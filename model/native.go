@@ -237,6 +237,22 @@ func cellForward(n, H int, z, mask, hp, cp, hn, cn, tc []float32) {
 		sigmoidAll(zr[3*H:])
 		ai, af, ag, ao := zr[:H], zr[H:2*H], zr[2*H:3*H], zr[3*H:4*H]
 		tcr := tc[r*H : (r+1)*H]
+		// Equal lengths, stated once, so that the loops run without
+		// bounds checks.
+		ai, af, ag, ao, cpr, cnr = ai[:H], af[:H], ag[:H], ao[:H], cpr[:H], cnr[:H]
+		hpr, hnr, tcr = hpr[:H], hnr[:H], tcr[:H]
+		if m == 1 { // a live week, the common case: no blend
+			for j := range tcr {
+				c := af[j]*cpr[j] + ai[j]*ag[j]
+				tcr[j] = c
+				cnr[j] = c
+			}
+			tanhAll(tcr)
+			for j, t := range tcr {
+				hnr[j] = ao[j] * t
+			}
+			continue
+		}
 		for j := range tcr {
 			c := af[j]*cpr[j] + ai[j]*ag[j]
 			tcr[j] = c

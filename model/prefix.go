@@ -21,37 +21,13 @@ func (p *Params) ForwardPrefix(ws *Workspace, b *Batch, rows, split int, out *Ou
 	if err != nil {
 		return err
 	}
-	T, H := cfg.Steps, cfg.Hidden
+	T := cfg.Steps
 	if rows < 1 || n%rows != 0 {
 		return fmt.Errorf("model: ForwardPrefix: %d rows are not groups of %d", n, rows)
 	}
 	if split < 0 || split > T {
 		return fmt.Errorf("model: ForwardPrefix: split %d outside [0, %d]", split, T)
 	}
-	groups := n / rows
-	ws.reset(&cfg, n)
-	// The shared weeks: one row per group, states in the first groups
-	// rows of the workspace.
-	for t := 0; t < split; t++ {
-		p.step(ws, b, t, groups, rows)
-	}
-	// Spread each group's state over its rows, last group first so that
-	// no state is overwritten before it is copied.
-	if rows > 1 && split > 0 {
-		for l := 0; l < cfg.Layers; l++ {
-			for g := groups - 1; g >= 0; g-- {
-				hs, cs := ws.h[l][g*H:(g+1)*H], ws.c[l][g*H:(g+1)*H]
-				for r := rows - 1; r >= 0; r-- {
-					i := g*rows + r
-					copy(ws.h[l][i*H:(i+1)*H], hs)
-					copy(ws.c[l][i*H:(i+1)*H], cs)
-				}
-			}
-		}
-	}
-	for t := split; t < T; t++ {
-		p.step(ws, b, t, n, 1)
-	}
-	p.heads(ws, b, n, out)
+	p.forward(ws, b, n, rows, split, out)
 	return nil
 }

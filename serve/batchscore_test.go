@@ -108,3 +108,75 @@ func compareScores(t *testing.T, id string, got, want *serve.Score) {
 		}
 	}
 }
+
+// TestScoreMatchesPlain holds Score, which takes the prediction from the
+// first row of the attribution batch and runs that batch with a shared
+// prefix, equal to the way it was computed before (ScorePlain: Predict,
+// then every attribution row through the plain forward pass) for every
+// member of the synthConfig gym, with and without indicator inputs,
+// within 1e-6 (compareScores); and scoreUnlessChurned (StreamScores'
+// skip of churned members) equal to Score, or skipping exactly the
+// members whose Score says AlreadyChurned.
+func TestScoreMatchesPlain(t *testing.T) {
+	for _, indicators := range []bool{false, true} {
+		sc, err := serve.NewBundleScorer(testBundle(t, indicators, 4), &serve.BundleOptions{HighRisk: 0.3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sink synth.MemorySink
+		cfg := synthConfig()
+		if _, err := synth.Generate(cfg, &sink); err != nil {
+			t.Fatal(err)
+		}
+		asOf := cfg.Start.AddDate(0, 0, 7*cfg.Weeks-3)
+		hs := map[string]*serve.History{}
+		for _, m := range sink.MemberRows {
+			if m.JoinedAt.Before(asOf) {
+				hs[m.MemberID] = &serve.History{Member: m}
+			}
+		}
+		for _, v := range sink.AttendanceRows {
+			if h := hs[v.MemberID]; h != nil && v.TS.Before(asOf) {
+				h.Attendance = append(h.Attendance, v)
+			}
+		}
+		for _, v := range sink.TransactionRows {
+			if h := hs[v.MemberID]; h != nil && v.TS.Before(asOf) {
+				h.Transactions = append(h.Transactions, v)
+			}
+		}
+		if len(hs) < 30 {
+			t.Fatalf("only %d members joined", len(hs))
+		}
+		nChurned := 0
+		for id, h := range hs {
+			want, err := sc.ScorePlain(h, asOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := sc.Score(ctxT(t), h, asOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareScores(t, id, got, want)
+			if got.AlreadyChurned != want.AlreadyChurned {
+				t.Fatalf("%s: already churned %v, before %v", id, got.AlreadyChurned, want.AlreadyChurned)
+			}
+			// StreamScores' path: no score for a churned member, else
+			// Score's.
+			sk, churned, err := sc.ScoreUnlessChurned(ctxT(t), h, asOf)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case churned != want.AlreadyChurned || churned != (sk == nil):
+				t.Fatalf("%s: scoreUnlessChurned churned %v score %v; Score's AlreadyChurned %v", id, churned, sk, want.AlreadyChurned)
+			case !churned:
+				compareScores(t, id, sk, want)
+			}
+			nChurned += map[bool]int{true: 1}[churned]
+		}
+		if nChurned == 0 || nChurned == len(hs) {
+			t.Errorf("%d of %d members churned: the test wants both kinds", nChurned, len(hs))
+		}
+	}
+}

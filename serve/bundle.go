@@ -67,7 +67,8 @@ type BundleScorer struct {
 	courseClub map[string]string // course id -> club, from BundleOptions.Catalog
 	groups     []occlusionGroup
 
-	ws sync.Pool // *attribScratch
+	ws  sync.Pool // *attribScratch, for attribute (Check)
+	bws sync.Pool // *BatchWorkspace, for Score
 }
 
 var (
@@ -81,8 +82,13 @@ var (
 // their training means.
 type occlusionGroup struct {
 	name, what string
-	seq        []int // columns of a sequence row
-	ind        []int // indices in Spec.Indicators
+	up, down   string // the Description of a reason that raises, lowers the risk
+	seq        []int  // columns of a sequence row
+	ind        []int  // indices in Spec.Indicators
+	// summary says that seq holds a column of the summary input
+	// (model.SummaryColumns): occluding the group changes the static
+	// input beyond its indicators.
+	summary bool
 }
 
 // The occlusion groups: their sequence features (a trailing "*" matches a
@@ -185,7 +191,9 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 		}
 	}
 	for _, g := range groupDefs {
-		og := occlusionGroup{name: g.name, what: g.what}
+		og := occlusionGroup{name: g.name, what: g.what,
+			up:   capitalize(g.what) + ": raises the churn risk compared with an average member",
+			down: capitalize(g.what) + ": lowers the churn risk compared with an average member"}
 		for j, n := range spec.Sequence {
 			if slices.ContainsFunc(g.seq, func(p string) bool { return matchName(p, n) }) {
 				og.seq = append(og.seq, j)
@@ -197,6 +205,10 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 					og.ind = append(og.ind, j)
 				}
 			}
+		}
+		if b.Summary {
+			cols := model.SummaryColumns(&spec)
+			og.summary = slices.ContainsFunc(og.seq, func(j int) bool { return slices.Contains(cols, j) })
 		}
 		if len(og.seq)+len(og.ind) > 0 {
 			s.groups = append(s.groups, og)
@@ -219,6 +231,7 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 		FeatureNames: names,
 	}
 	s.ws.New = func() any { return new(attribScratch) }
+	s.bws.New = func() any { return new(BatchWorkspace) }
 	return s, nil
 }
 
@@ -268,25 +281,57 @@ func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*
 	if err != nil {
 		return nil, fmt.Errorf("serve: features: %w", err)
 	}
-	var p model.Prediction
-	if err := s.b.Predict(ex, &p); err != nil {
+	return s.scoreExample(ctx, h, ex)
+}
+
+// scoreUnlessChurned is Score for a member who had not churned by asOf
+// (AlreadyChurned); for one who had, it returns a nil Score and true
+// without running the network. It computes the features once for both
+// (StreamScores' skip of churned members).
+func (s *BundleScorer) scoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	ex, err := s.fz.Compute((*features.History)(h), asOf)
+	if err != nil {
+		return nil, false, fmt.Errorf("serve: features: %w", err)
+	}
+	if s.fz.AlreadyChurned(ex) {
+		return nil, true, nil
+	}
+	sc, err := s.scoreExample(ctx, h, ex)
+	return sc, false, err
+}
+
+// scoreExample is Score from the member's features ex.
+func (s *BundleScorer) scoreExample(ctx context.Context, h *History, ex *features.Example) (*Score, error) {
+	// One forward pass gives the prediction and the reasons: the
+	// attribution batch's first row is the member's own (ScoreBatch does
+	// the same for many members).
+	ws := s.bws.Get().(*BatchWorkspace)
+	defer s.bws.Put(ws)
+	ms := [1]BatchMember{{Ex: ex}}
+	if err := s.buildAttribution(ws, ms[:]); err != nil {
 		return nil, fmt.Errorf("serve: predict: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	reasons, _, err := s.attribute(ex)
+	if err := s.forwardAttribution(ws); err != nil {
+		return nil, fmt.Errorf("serve: predict: %w", err)
+	}
+	p, reasons, err := s.memberAttribution(ws, 0)
 	if err != nil {
 		return nil, fmt.Errorf("serve: attribution: %w", err)
 	}
 	ind := &ex.Indicators
 	return &Score{
-		ChurnProbability: p.Churn,
+		ChurnProbability: p,
 		Flags:            ind.Flags.Names(),
 		Tier:             ind.Tier.String(),
-		NextCourses:      s.nextCourses(h, p.NextCategory),
+		NextCourses:      s.nextCourses(h, ws.dist),
 		Reasons:          reasons,
-		Action:           s.action(ind, p.Churn),
+		Action:           s.action(ind, p),
 		AlreadyChurned:   s.fz.AlreadyChurned(ex),
 	}, nil
 }
@@ -404,7 +449,8 @@ type attribScratch struct {
 
 // attribute returns the top reasons of ex by occlusion (see Score) and
 // the calibrated churn logits of the batch it ran: the member's, then one
-// per occlusion group.
+// per occlusion group. It runs every row through the whole plain forward
+// pass: Check holds Score's shared-prefix pass (forwardAttribution) to it.
 func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, error) {
 	sc := s.ws.Get().(*attribScratch)
 	defer s.ws.Put(sc)
@@ -479,15 +525,11 @@ func (s *BundleScorer) reasons(logits []float64) ([]Reason, error) {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
 			return nil, fmt.Errorf("group %s: contribution %v", g.name, c)
 		}
-		dir := "up"
+		d := g.up
 		if c < 0 {
-			dir = "down"
+			d = g.down
 		}
-		reasons = append(reasons, Reason{
-			Name:         g.name,
-			Description:  capitalize(g.what) + ": " + map[string]string{"up": "raises", "down": "lowers"}[dir] + " the churn risk compared with an average member",
-			Contribution: c,
-		})
+		reasons = append(reasons, Reason{Name: g.name, Description: d, Contribution: c})
 	}
 	slices.SortStableFunc(reasons, func(a, b Reason) int {
 		switch ma, mb := math.Abs(a.Contribution), math.Abs(b.Contribution); {
@@ -555,8 +597,10 @@ func (s *BundleScorer) checkHistory() *History {
 }
 
 // Check implements Checker: it scores a synthetic member and checks that
-// the prediction is well formed and that the attribution's forward pass
-// agrees with Predict.
+// the prediction is well formed, that Score's probability agrees with
+// Predict's, and that each row of the attribution batch as Score runs it
+// (model.Params.ForwardPrefix) agrees with the plain forward pass of the
+// same rows.
 func (s *BundleScorer) Check(ctx context.Context) error {
 	h := s.checkHistory()
 	sc, err := s.Score(ctx, h, checkAsOf)
@@ -581,12 +625,27 @@ func (s *BundleScorer) Check(ctx context.Context) error {
 	if math.Abs(sum-1) > 1e-6 {
 		return fmt.Errorf("serve: bundle check: next-category probabilities sum to %v", sum)
 	}
+	if math.Abs(sc.ChurnProbability-p.Churn) > 1e-4 {
+		return fmt.Errorf("serve: bundle check: Score's churn probability %v, Predict's %v", sc.ChurnProbability, p.Churn)
+	}
 	_, logits, err := s.attribute(ex)
 	if err != nil {
 		return fmt.Errorf("serve: bundle check: %w", err)
 	}
 	if want := s.b.Calibration.Logit(p.ChurnLogit); math.Abs(logits[0]-want) > 1e-4*(1+math.Abs(want)) {
 		return fmt.Errorf("serve: bundle check: attribution logit %v, Predict %v", logits[0], want)
+	}
+	ws := new(BatchWorkspace)
+	if err := s.buildAttribution(ws, []BatchMember{{Ex: ex}}); err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	if err := s.forwardAttribution(ws); err != nil {
+		return fmt.Errorf("serve: bundle check: %w", err)
+	}
+	for r, want := range logits {
+		if got := s.b.Calibration.Logit(float64(ws.out.ChurnLogit[r])); math.Abs(got-want) > 1e-4*(1+math.Abs(want)) {
+			return fmt.Errorf("serve: bundle check: attribution row %d: logit %v by the shared-prefix pass, %v by the plain one", r, got, want)
+		}
 	}
 	return nil
 }

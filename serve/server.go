@@ -236,21 +236,18 @@ func checkScore(sc *Score) error {
 	if sc == nil {
 		return errors.New("nil score")
 	}
-	prob := func(what string, p float64) error {
-		if !(p >= 0 && p <= 1) {
-			return fmt.Errorf("%s %v outside [0, 1]", what, p)
-		}
-		return nil
-	}
-	if err := prob("churn probability", sc.ChurnProbability); err != nil {
-		return err
+	// The error messages are built only on failure: this runs on every
+	// scoring call.
+	inUnit := func(p float64) bool { return p >= 0 && p <= 1 }
+	if !inUnit(sc.ChurnProbability) {
+		return fmt.Errorf("churn probability %v outside [0, 1]", sc.ChurnProbability)
 	}
 	for i, c := range sc.NextCourses {
 		if c.CourseID == "" {
 			return fmt.Errorf("next course %d has no course id", i)
 		}
-		if err := prob("probability of course "+c.CourseID, c.Probability); err != nil {
-			return err
+		if !inUnit(c.Probability) {
+			return fmt.Errorf("probability of course %s %v outside [0, 1]", c.CourseID, c.Probability)
 		}
 	}
 	for _, r := range sc.Reasons {
@@ -258,16 +255,33 @@ func checkScore(sc *Score) error {
 			return fmt.Errorf("reason %s: contribution %v", r.Name, r.Contribution)
 		}
 	}
-	strs := append([]string{sc.Tier, sc.Action.Kind, sc.Action.Stage, sc.Action.OfferText}, sc.Flags...)
-	for _, r := range sc.Reasons {
-		strs = append(strs, r.Name, r.Description)
-	}
-	for _, c := range sc.NextCourses {
-		strs = append(strs, c.CourseID)
-	}
-	for _, x := range strs {
+	badUTF8 := func(x string) error {
 		if !utf8.ValidString(x) {
 			return fmt.Errorf("string %q is not valid UTF-8", x)
+		}
+		return nil
+	}
+	for _, x := range [...]string{sc.Tier, sc.Action.Kind, sc.Action.Stage, sc.Action.OfferText} {
+		if err := badUTF8(x); err != nil {
+			return err
+		}
+	}
+	for _, x := range sc.Flags {
+		if err := badUTF8(x); err != nil {
+			return err
+		}
+	}
+	for _, r := range sc.Reasons {
+		if err := badUTF8(r.Name); err != nil {
+			return err
+		}
+		if err := badUTF8(r.Description); err != nil {
+			return err
+		}
+	}
+	for _, c := range sc.NextCourses {
+		if err := badUTF8(c.CourseID); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -517,6 +531,18 @@ func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf tim
 	if err != nil {
 		return nil, s.scoringErr(ctx, ls, h, err)
 	}
+	return s.memberScore(ls, h, sc, asOf, topK)
+}
+
+// churnSkipper is a Scorer that scores a member unless the member had
+// already churned at asOf, with one feature computation for both
+// (BundleScorer): a nil Score and true for a churned member.
+type churnSkipper interface {
+	scoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error)
+}
+
+// memberScore checks ls's Score sc of h and builds the MemberScore.
+func (s *Server) memberScore(ls *liveScorer, h *History, sc *Score, asOf time.Time, topK int) (*retainv1.MemberScore, error) {
 	if err := checkScore(sc); err != nil {
 		s.log.Error("model returned an invalid score", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
 		return nil, status.Error(codes.Internal, "the model returned an invalid score")
@@ -662,24 +688,11 @@ func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asO
 		return nil, nil, ctxErr(err)
 	}
 	h, err := s.storedHistory(id, asOf)
-	if err == nil && skipChurned {
-		// The cheap test first, when the Scorer has one: no forward pass
-		// for a member who is skipped.
-		if ct, ok := ls.s.(ChurnTester); ok {
-			var churned bool
-			if churned, err = ct.AlreadyChurned(ctx, h, asOf); err != nil {
-				err = s.scoringErr(ctx, ls, h, err)
-			} else if churned {
-				s.metrics.skipped.Inc()
-				return nil, nil, nil
-			}
-		}
-	}
 	if err == nil {
 		var ms *retainv1.MemberScore
-		ms, err = s.score(ctx, ls, h, asOf, topK)
-		if err == nil {
-			if skipChurned && ms.GetAlreadyChurned() {
+		var skipped bool
+		if ms, skipped, err = s.scoreOrSkip(ctx, ls, h, asOf, topK, skipChurned); err == nil {
+			if skipped {
 				s.metrics.skipped.Inc()
 				return nil, nil, nil
 			}
@@ -691,6 +704,41 @@ func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asO
 	}
 	st := status.Convert(err)
 	return nil, &retainv1.ScoreError{MemberId: id, Code: int32(st.Code()), Message: st.Message()}, nil
+}
+
+// scoreOrSkip scores h; with skipChurned, a member who had already
+// churned at asOf is skipped instead (true, no score).
+func (s *Server) scoreOrSkip(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int, skipChurned bool) (*retainv1.MemberScore, bool, error) {
+	if skipChurned {
+		// The cheap test first, when the Scorer has one: no forward pass
+		// for a member who is skipped, and with a churnSkipper the
+		// features only once for one who is not.
+		if sk, ok := ls.s.(churnSkipper); ok {
+			sc, churned, err := sk.scoreUnlessChurned(ctx, h, asOf)
+			switch {
+			case err != nil:
+				return nil, false, s.scoringErr(ctx, ls, h, err)
+			case churned:
+				return nil, true, nil
+			}
+			ms, err := s.memberScore(ls, h, sc, asOf, topK)
+			return ms, false, err
+		}
+		if ct, ok := ls.s.(ChurnTester); ok {
+			churned, err := ct.AlreadyChurned(ctx, h, asOf)
+			switch {
+			case err != nil:
+				return nil, false, s.scoringErr(ctx, ls, h, err)
+			case churned:
+				return nil, true, nil
+			}
+		}
+	}
+	ms, err := s.score(ctx, ls, h, asOf, topK)
+	if err != nil {
+		return nil, false, err
+	}
+	return ms, skipChurned && ms.GetAlreadyChurned(), nil
 }
 
 // ScoreMembers implements retainv1.RetainServiceServer.

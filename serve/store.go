@@ -30,8 +30,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -95,6 +97,13 @@ func (e *RefError) Unwrap() error { return e.Err }
 // use; writes are serialized.
 type Store struct {
 	db *bolt.DB
+
+	// A cache of Courses (every scoring call reads the courses it
+	// suggests), emptied by every write of courses. cgen counts those
+	// writes: a read that began before one does not fill the cache.
+	cmu     sync.Mutex
+	cgen    uint64
+	courses map[string]datasets.Course
 }
 
 // StoreOptions tunes OpenStore. A nil *StoreOptions means defaults.
@@ -254,6 +263,9 @@ func (s *Store) AppendEvents(b *Batch) (AppendResult, error) {
 		res = AppendResult{}
 		return appendTx(tx, b, &res, true)
 	})
+	if len(b.Courses) > 0 {
+		s.coursesWritten()
+	}
 	if err != nil {
 		var re *RefError
 		if errors.As(err, &re) {
@@ -392,7 +404,34 @@ func (s *Store) HistoryBefore(memberID string, before time.Time) (*History, erro
 		if !before.IsZero() {
 			end = appendTime(slices.Clone(prefix), before)
 		}
+		d := eventDecoder{memberID: m.MemberID}
+		defer d.finish(h)
 		c := tx.Bucket(bucketEvents).Cursor()
+		// A first pass over the keys counts the events, so that the
+		// slices are allocated once at their size: growing them by
+		// doubling made about twice their size in garbage.
+		var na, nt, idBytes int
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if end != nil && bytes.Compare(k, end) >= 0 || len(k) < len(prefix)+13 {
+				break
+			}
+			switch k[len(prefix)+12] {
+			case kindAttendance:
+				na++
+			case kindTransaction:
+				nt++
+			}
+			idBytes += len(k) - (len(prefix) + 13) // the key ends in the event id
+		}
+		if na > 0 {
+			h.Attendance = make([]datasets.Attendance, 0, na)
+			d.att = make([]idSpan, 0, na)
+		}
+		if nt > 0 {
+			h.Transactions = make([]datasets.Transaction, 0, nt)
+			d.tx = make([]idSpan, 0, nt)
+		}
+		d.ids = make([]byte, 0, idBytes)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if end != nil && bytes.Compare(k, end) >= 0 {
 				break
@@ -402,17 +441,13 @@ func (s *Store) HistoryBefore(memberID string, before time.Time) (*History, erro
 			}
 			switch k[len(prefix)+12] {
 			case kindAttendance:
-				var a retainv1.Attendance
-				if err := proto.Unmarshal(v, &a); err != nil {
+				if err := d.attendance(v, h); err != nil {
 					return fmt.Errorf("serve: store: decode attendance of %q: %w", memberID, err)
 				}
-				h.Attendance = append(h.Attendance, attendanceFromPB(&a))
 			case kindTransaction:
-				var t retainv1.Transaction
-				if err := proto.Unmarshal(v, &t); err != nil {
+				if err := d.transaction(v, h); err != nil {
 					return fmt.Errorf("serve: store: decode transaction of %q: %w", memberID, err)
 				}
-				h.Transactions = append(h.Transactions, transactionFromPB(&t))
 			default:
 				return fmt.Errorf("%w: event key %x of %q has kind %d", ErrBadStore, k, memberID, k[len(prefix)+12])
 			}
@@ -457,6 +492,18 @@ func (s *Store) MemberIDs(after string, limit int) ([]string, error) {
 // does not hold are absent from the map.
 func (s *Store) Courses(ids []string) (map[string]datasets.Course, error) {
 	out := make(map[string]datasets.Course, len(ids))
+	s.cmu.Lock()
+	gen := s.cgen
+	for _, id := range ids {
+		if c, ok := s.courses[id]; ok {
+			out[id] = c
+		}
+	}
+	s.cmu.Unlock()
+	if len(out) == len(ids) {
+		return out, nil
+	}
+	read := map[string]datasets.Course{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCourses)
 		for _, id := range ids {
@@ -472,10 +519,31 @@ func (s *Store) Courses(ids []string) (map[string]datasets.Course, error) {
 				return fmt.Errorf("serve: store: decode course %q: %w", id, err)
 			}
 			out[id] = courseFromPB(&c)
+			read[id] = out[id]
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	s.cmu.Lock()
+	if s.cgen == gen { // no write of courses since the read began
+		if s.courses == nil {
+			s.courses = map[string]datasets.Course{}
+		}
+		maps.Copy(s.courses, read)
+	}
+	s.cmu.Unlock()
+	return out, nil
+}
+
+// coursesWritten empties the cache of Courses after a write transaction
+// that put courses has ended.
+func (s *Store) coursesWritten() {
+	s.cmu.Lock()
+	s.cgen++
+	s.courses = nil
+	s.cmu.Unlock()
 }
 
 // StoreStats counts the records of a Store.
@@ -631,6 +699,9 @@ func putRows[T datasets.Record](l *loader, rows []T, set func(*Batch, []T)) erro
 		res = AppendResult{}
 		return appendTx(tx, &b, &res, false)
 	})
+	if len(b.Courses) > 0 {
+		l.s.coursesWritten()
+	}
 	if err != nil {
 		return err
 	}

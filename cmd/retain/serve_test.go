@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -92,9 +93,10 @@ func TestServeScoreCLI(t *testing.T) {
 	defer cancel()
 	var serveOut, serveErr syncBuffer
 	done := make(chan error, 1)
+	gogc0 := gogc()
 	go func() {
 		done <- serveUntil(ctx, []string{"--store", storePath, "--model", bundle, "--tokens", tokens,
-			"--addr", addr, "--metrics", "-", "--log-level", "info"}, &serveOut, &serveErr)
+			"--addr", addr, "--metrics", "-", "--log-level", "info", "--gc-percent", "250"}, &serveOut, &serveErr)
 	}()
 	stopped := false
 	stop := func() error {
@@ -118,6 +120,14 @@ func TestServeScoreCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "SERVING") {
 		t.Fatalf("score --wait exited %d:\n%s\n%s\nserver log:\n%s", code, stdout, stderr, serveErr.String())
 	}
+	if got := gogc(); got != 250 {
+		t.Errorf("GC percent %d while serving with --gc-percent 250", got)
+	}
+	defer func() {
+		if got := gogc(); got != gogc0 {
+			t.Errorf("GC percent %d after serve returned, was %d before", got, gogc0)
+		}
+	}()
 
 	// One member: ScoreMember.
 	code, stdout, stderr = runCLI(t, append(base, ids[0])...)
@@ -245,6 +255,24 @@ func TestServeScoreCLI(t *testing.T) {
 // TestServePlaybookFlags: --print-playbook prints the embedded default,
 // and a bad --playbook stops serve before it listens, naming the file,
 // line and field.
+// gogc returns the garbage collector's percentage (GOGC) now.
+func gogc() int64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+func TestServeGCPercentFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, v := range []string{"0", "-5"} {
+		code, _, stderr := runCLI(t, "serve", "--store", filepath.Join(dir, "s.db"), "--model", filepath.Join(dir, "none.rtmb"),
+			"--no-auth", "--metrics", "-", "--gc-percent", v)
+		if code == 0 || !strings.Contains(stderr, "--gc-percent "+v+": want a positive percentage") {
+			t.Errorf("--gc-percent %s: exit %d, stderr %s", v, code, stderr)
+		}
+	}
+}
+
 func TestServePlaybookFlags(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "serve", "--print-playbook")
 	if code != 0 || stdout != string(playbook.DefaultSource()) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +28,9 @@ import (
 // The token needs the score and recommend scopes. Members are M000001 to
 // M<RETAIN_BENCH_MEMBERS> (default 5000, the demo's ids), scored as of
 // RETAIN_BENCH_AS_OF (default 2025-12-29, the demo data's end), at 1,000
-// requests/s for 10 s per call.
+// requests/s for 10 s per call. RETAIN_BENCH_CALLS (e.g. "ScoreMember")
+// runs only the calls it names, comma-separated, so that the server's CPU
+// time can be read per call from outside.
 func BenchmarkExternal(b *testing.B) {
 	addr := os.Getenv("RETAIN_BENCH_ADDR")
 	if addr == "" {
@@ -74,6 +77,18 @@ func BenchmarkExternal(b *testing.B) {
 			_, err := cl.GetModelInfo(ctx, &retainv1.GetModelInfoRequest{})
 			return err
 		}},
+	}
+	if v := os.Getenv("RETAIN_BENCH_CALLS"); v != "" {
+		want := strings.Split(v, ",")
+		calls = slices.DeleteFunc(calls, func(c struct {
+			name string
+			call func(ctx context.Context, id string) error
+		}) bool {
+			return !slices.Contains(want, c.name)
+		})
+		if len(calls) == 0 {
+			b.Fatalf("RETAIN_BENCH_CALLS %q: no such call", v)
+		}
 	}
 	for range b.N {
 		for _, c := range calls {

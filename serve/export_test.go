@@ -1,0 +1,44 @@
+package serve
+
+import (
+	"context"
+	"time"
+
+	"retain/features"
+	"retain/model"
+)
+
+// ScorePlain is Score as it was before Score ran the attribution batch
+// with a shared prefix (model.Params.ForwardPrefix) and took the
+// prediction from its first row: Predict for the probability and the
+// next categories, then every attribution row through the plain forward
+// pass (attribute). The tests hold Score equal to it.
+func (s *BundleScorer) ScorePlain(h *History, asOf time.Time) (*Score, error) {
+	ex, err := s.fz.Compute((*features.History)(h), asOf)
+	if err != nil {
+		return nil, err
+	}
+	var p model.Prediction
+	if err := s.b.Predict(ex, &p); err != nil {
+		return nil, err
+	}
+	reasons, _, err := s.attribute(ex)
+	if err != nil {
+		return nil, err
+	}
+	ind := &ex.Indicators
+	return &Score{
+		ChurnProbability: p.Churn,
+		Flags:            ind.Flags.Names(),
+		Tier:             ind.Tier.String(),
+		NextCourses:      s.nextCourses(h, p.NextCategory),
+		Reasons:          reasons,
+		Action:           s.action(ind, p.Churn),
+		AlreadyChurned:   s.fz.AlreadyChurned(ex),
+	}, nil
+}
+
+// ScoreUnlessChurned exports scoreUnlessChurned to the tests.
+func (s *BundleScorer) ScoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error) {
+	return s.scoreUnlessChurned(ctx, h, asOf)
+}
