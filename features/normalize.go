@@ -23,6 +23,14 @@ type Normalizer struct {
 	// theirs over the training examples.
 	Indicators                  []string
 	IndicatorMean, IndicatorStd []float64
+	// Static names the static features and StaticMean holds their means
+	// over the training examples. The network reads static features as
+	// they are (nothing standardises them); the means are the "average
+	// member" that the scoring server's occlusion attribution puts in place
+	// of a group's static features. Bundles written before they existed
+	// have neither (the attribution then leaves static features alone).
+	Static     []string  `json:",omitempty"`
+	StaticMean []float64 `json:",omitempty"`
 	// Examples is the number of training examples fitted.
 	Examples int64
 }
@@ -63,11 +71,13 @@ func (n *Normalizer) ApplyIndicators(in *Indicators, dst []float64) []float64 {
 // NormalizerFitter accumulates training examples for a Normalizer.
 type NormalizerFitter struct {
 	seqNames, indNames []string
+	staticNames        []string
 	steps              float64
 	sum, sumsq         []float64
 	examples           int64
 	isum, isumsq       []float64
 	ivec               []float64
+	ssum               []float64
 }
 
 // NewNormalizerFitter returns a fitter for spec's features.
@@ -75,8 +85,10 @@ func NewNormalizerFitter(spec *FeatureSpec) *NormalizerFitter {
 	F, K := len(spec.Sequence), len(spec.Indicators)
 	return &NormalizerFitter{
 		seqNames: slices.Clone(spec.Sequence), indNames: slices.Clone(spec.Indicators),
-		sum: make([]float64, F), sumsq: make([]float64, F),
+		staticNames: slices.Clone(spec.Static),
+		sum:         make([]float64, F), sumsq: make([]float64, F),
 		isum: make([]float64, K), isumsq: make([]float64, K),
+		ssum: make([]float64, len(spec.Static)),
 	}
 }
 
@@ -90,7 +102,7 @@ func (nf *NormalizerFitter) Add(ex *Example) {
 		}
 		nf.addRow(ex.Seq[t*F:(t+1)*F], 1)
 	}
-	nf.addIndicators(&ex.Indicators)
+	nf.addExample(ex.Static, &ex.Indicators)
 }
 
 func (nf *NormalizerFitter) addRow(row []float32, w float64) {
@@ -102,7 +114,14 @@ func (nf *NormalizerFitter) addRow(row []float32, w float64) {
 	}
 }
 
-func (nf *NormalizerFitter) addIndicators(in *Indicators) {
+// addExample adds one training example's static features and indicators.
+func (nf *NormalizerFitter) addExample(static []float32, in *Indicators) {
+	if len(static) != len(nf.ssum) {
+		panic(fmt.Sprintf("features: NormalizerFitter: %d static values, want %d", len(static), len(nf.ssum)))
+	}
+	for j, v := range static {
+		nf.ssum[j] += float64(v)
+	}
 	nf.examples++
 	nf.ivec = in.Vector(nf.ivec[:0])
 	for j, v := range nf.ivec {
@@ -129,7 +148,7 @@ func (nf *NormalizerFitter) addBlock(blk *MemberBlock, weeks int) {
 		end := int((e.CutoffDay - blk.FirstDay) / 7)
 		diff[max(end-weeks, 0)]++
 		diff[min(end, n)]--
-		nf.addIndicators(&e.Indicators)
+		nf.addExample(e.Static, &e.Indicators)
 	}
 	if diff == nil {
 		return
@@ -152,6 +171,13 @@ func (nf *NormalizerFitter) Normalizer() *Normalizer {
 	}
 	n.Mean, n.Std = meanStd(nf.sum, nf.sumsq, nf.steps)
 	n.IndicatorMean, n.IndicatorStd = meanStd(nf.isum, nf.isumsq, float64(nf.examples))
+	n.Static = slices.Clone(nf.staticNames)
+	n.StaticMean = make([]float64, len(nf.ssum))
+	if nf.examples > 0 {
+		for j, v := range nf.ssum {
+			n.StaticMean[j] = v / float64(nf.examples)
+		}
+	}
 	return n
 }
 
@@ -211,6 +237,16 @@ func (n *Normalizer) Check(spec *FeatureSpec) error {
 	for _, s := range append(slices.Clone(n.Std), n.IndicatorStd...) {
 		if !(s > 0) || math.IsInf(s, 0) {
 			return fmt.Errorf("%w: normalizer has a standard deviation of %v", ErrSpec, s)
+		}
+	}
+	if len(n.Static)+len(n.StaticMean) > 0 {
+		if !slices.Equal(n.Static, spec.Static) || len(n.StaticMean) != len(n.Static) {
+			return fmt.Errorf("%w: normalizer static features differ from the spec", ErrSpec)
+		}
+		for j, m := range n.StaticMean {
+			if math.IsNaN(m) || math.IsInf(m, 0) {
+				return fmt.Errorf("%w: normalizer static mean of %s is %v", ErrSpec, n.Static[j], m)
+			}
 		}
 	}
 	return nil

@@ -125,8 +125,9 @@ func (s *BundleScorer) buildAttribution(ws *BatchWorkspace, ms []BatchMember) er
 		}
 		// The occluded copies: the member's last weeks with the group's
 		// columns at the standardised mean 0, and the static input of
-		// the window with the group's raw columns at their means and the
-		// group's indicators at 0, exactly as attribute builds them.
+		// the window with the group's raw columns at their means, the
+		// group's indicators at 0 and its static features at their
+		// training means, exactly as attribute builds them.
 		ws.raw = append(ws.raw[:0], ex.Seq...)
 		for gi := range s.groups {
 			g := &s.groups[gi]
@@ -157,6 +158,9 @@ func (s *BundleScorer) buildAttribution(ws *BatchWorkspace, ms []BatchMember) er
 			}
 			for _, j := range g.ind {
 				bt.Static[sg+off+j] = 0
+			}
+			for k, j := range g.static {
+				bt.Static[sg+j] = g.staticMean[k]
 			}
 		}
 	}

@@ -85,6 +85,11 @@ type occlusionGroup struct {
 	up, down   string // the Description of a reason that raises, lowers the risk
 	seq        []int  // columns of a sequence row
 	ind        []int  // indices in Spec.Indicators
+	// static holds indices in Spec.Static and staticMean their training
+	// means (features.Normalizer.StaticMean), which the occluded copy
+	// reads instead of the member's values.
+	static     []int
+	staticMean []float32
 	// summary says that seq holds a column of the summary input
 	// (model.SummaryColumns): occluding the group changes the static
 	// input beyond its indicators.
@@ -92,26 +97,31 @@ type occlusionGroup struct {
 }
 
 // The occlusion groups: their sequence features (a trailing "*" matches a
-// prefix) and indicators. docs/api.md lists them.
+// prefix), indicators and static features (the same). docs/api.md lists
+// them.
 var groupDefs = []struct {
-	name, what string
-	seq, ind   []string
+	name, what     string
+	seq, ind, stat []string
 }{
 	{"visits_last_8w", "the member's visits and classes of the last 8 weeks",
 		[]string{features.SeqVisits, features.SeqOpenGym, "class_*", features.SeqMinutes},
-		[]string{"frequency_52w", "visits_last", "visits_prev", "visit_trend"}},
+		[]string{"frequency_52w", "visits_last", "visits_prev", "visit_trend"}, nil},
 	{"spend_last_8w", "the member's spending of the last 8 weeks",
 		[]string{"spend_*"},
-		[]string{"monetary_52w", "ltv", "course_purchases", "course_repurchase_rate"}},
+		[]string{"monetary_52w", "ltv", "course_purchases", "course_repurchase_rate"}, nil},
 	{"recency", "the member's days since the last visit",
 		[]string{features.SeqDaysSinceVisit},
-		[]string{"recency_days"}},
+		[]string{"recency_days"},
+		[]string{features.StaticAbsenceSurprise, features.StaticAbsenceExpected}},
+	{"billing", "the member's monthly debits (a debit that is due and has not come)",
+		nil, nil,
+		[]string{features.StaticDebitOverdue, features.StaticDebitMissed}},
 	{"contract", "the member's contract end date",
 		[]string{features.SeqDaysToContractEnd, features.SeqOpenEnded},
-		[]string{"days_to_contract_end", "contract_open_ended"}},
+		[]string{"days_to_contract_end", "contract_open_ended"}, nil},
 	{"tenure", "the member's time since joining",
 		[]string{features.SeqTenure},
-		[]string{"tenure_days"}},
+		[]string{"tenure_days"}, nil},
 }
 
 func matchName(pattern, name string) bool {
@@ -206,11 +216,19 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 				}
 			}
 		}
+		if n := b.Normalizer; len(n.StaticMean) == len(spec.Static) {
+			for j, name := range spec.Static {
+				if slices.ContainsFunc(g.stat, func(p string) bool { return matchName(p, name) }) {
+					og.static = append(og.static, j)
+					og.staticMean = append(og.staticMean, float32(n.StaticMean[j]))
+				}
+			}
+		}
 		if b.Summary {
 			cols := model.SummaryColumns(&spec)
 			og.summary = slices.ContainsFunc(og.seq, func(j int) bool { return slices.Contains(cols, j) })
 		}
-		if len(og.seq)+len(og.ind) > 0 {
+		if len(og.seq)+len(og.ind)+len(og.static) > 0 {
 			s.groups = append(s.groups, og)
 		}
 	}
@@ -496,6 +514,9 @@ func (s *BundleScorer) attribute(ex *features.Example) ([]Reason, []float64, err
 			}
 			for _, j := range g.ind {
 				bt.Static[s0+off+j] = 0
+			}
+			for k, j := range g.static {
+				bt.Static[s0+j] = g.staticMean[k]
 			}
 		}
 		if len(bt.Static)-s0 != S {

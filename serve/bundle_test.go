@@ -205,8 +205,9 @@ func TestBundleScorerScore(t *testing.T) {
 
 // TestOcclusionByHand recomputes the contribution of each reason without
 // the scorer: the example's group columns in the last 8 masked-in weeks
-// set to the normaliser's means, then Predict. The bundle has no
-// indicator inputs, so the sequence features are the whole occlusion.
+// set to the normaliser's means, and the group's static features set to
+// their training means (Normalizer.StaticMean), then Predict. The bundle
+// has no indicator inputs, so these are the whole occlusion.
 func TestOcclusionByHand(t *testing.T) {
 	sc, err := serve.NewBundleScorer(testBundle(t, false, 2), nil)
 	if err != nil {
@@ -245,15 +246,44 @@ func TestOcclusionByHand(t *testing.T) {
 		"recency":       func(n string) bool { return n == features.SeqDaysSinceVisit },
 		"contract":      func(n string) bool { return n == features.SeqDaysToContractEnd || n == features.SeqOpenEnded },
 		"tenure":        func(n string) bool { return n == features.SeqTenure },
+		"billing":       func(string) bool { return false },
+	}
+	stat := map[string]func(name string) bool{
+		"recency": func(n string) bool { return n == features.StaticAbsenceSurprise || n == features.StaticAbsenceExpected },
+		"billing": func(n string) bool { return n == features.StaticDebitOverdue || n == features.StaticDebitMissed },
+	}
+	if len(b.Normalizer.StaticMean) != len(spec.Static) {
+		t.Fatalf("normalizer has %d static means for %d static features", len(b.Normalizer.StaticMean), len(spec.Static))
 	}
 	T, F := len(ex.Mask), len(spec.Sequence)
-	for _, r := range got.Reasons {
+	// Every group, not only the top three reasons: the scorer's logits of
+	// its attribution batch.
+	names, logits, err := sc.GroupLogits(h, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, "billing") {
+		t.Fatalf("groups %v lack billing", names)
+	}
+	var all []serve.Reason
+	for i, name := range names {
+		all = append(all, serve.Reason{Name: name, Contribution: logits[0] - logits[1+i]})
+	}
+	for _, r := range append(slices.Clone(got.Reasons), all...) {
 		in, ok := cols[r.Name]
 		if !ok {
 			t.Fatalf("unknown reason %q", r.Name)
 		}
 		occ := *ex
 		occ.Seq = slices.Clone(ex.Seq)
+		occ.Static = slices.Clone(ex.Static)
+		if in := stat[r.Name]; in != nil {
+			for j, n := range spec.Static {
+				if in(n) {
+					occ.Static[j] = float32(b.Normalizer.StaticMean[j])
+				}
+			}
+		}
 		for w := T - 8; w < T; w++ {
 			if ex.Mask[w] == 0 {
 				continue

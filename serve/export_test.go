@@ -42,3 +42,22 @@ func (s *BundleScorer) ScorePlain(h *History, asOf time.Time) (*Score, error) {
 func (s *BundleScorer) ScoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error) {
 	return s.scoreUnlessChurned(ctx, h, asOf)
 }
+
+// GroupLogits returns the names of the occlusion groups and the calibrated
+// churn logits of h's attribution batch through the plain forward pass:
+// the member's, then one per group.
+func (s *BundleScorer) GroupLogits(h *History, asOf time.Time) ([]string, []float64, error) {
+	ex, err := s.fz.Compute((*features.History)(h), asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, logits, err := s.attribute(ex)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make([]string, len(s.groups))
+	for i := range s.groups {
+		names[i] = s.groups[i].name
+	}
+	return names, logits, nil
+}
