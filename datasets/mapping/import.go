@@ -180,6 +180,7 @@ type importer struct {
 	opts  Options
 	lim   *limits
 	rep   *Report
+	cover time.Time // the manifest's end: see endOfCoverage
 	check *datasets.Checker
 
 	tmp   string
@@ -637,7 +638,7 @@ func (im *importer) handle(b *binding, fi int, rec *record, rerr error) error {
 			return err
 		}
 		im.rep.Visits++
-		im.span(c.visit.TS)
+		im.span(c.visit.TS, b.src.loc)
 	}
 	if c.tx != nil {
 		if err := im.transactions.add(*c.tx); err != nil {
@@ -645,25 +646,30 @@ func (im *importer) handle(b *binding, fi int, rec *record, rerr error) error {
 		}
 		im.rep.Transactions++
 		im.rep.AmountTotal += c.tx.Amount
-		im.span(c.tx.TS)
+		im.span(c.tx.TS, b.src.loc)
 	}
 	return nil
 }
 
-// endOfCoverage is the manifest's end for data whose last event is at
-// last: the manifest's end is exclusive (docs/data-format.md), and an
-// export covers the whole day of its last event, so the end is the next
-// midnight UTC. Exports with dates only (CDNOW) stamp events at midnight:
-// the last event itself would otherwise fall outside the data.
-func endOfCoverage(last time.Time) time.Time {
-	if last.IsZero() {
-		return last
+// endOfCoverage is the end of the day of t in loc (the source's time
+// zone; UTC when nil): an export covers the whole day of its last event.
+// The manifest's end is exclusive (docs/data-format.md), and exports with
+// dates only (CDNOW) stamp events at midnight: the last event itself would
+// otherwise fall outside the data.
+func endOfCoverage(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
 	}
-	y, m, d := last.UTC().Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
 }
 
-func (im *importer) span(t time.Time) {
+// span widens the import's time range by an event at t of a source in
+// loc.
+func (im *importer) span(t time.Time, loc *time.Location) {
+	if e := endOfCoverage(t, loc); e.After(im.cover) {
+		im.cover = e
+	}
 	if im.rep.Start.IsZero() || t.Before(im.rep.Start) {
 		im.rep.Start = t
 	}
@@ -754,7 +760,7 @@ func (im *importer) finish(outDir string) error {
 		Currency:   im.m.Currency,
 		MinorUnits: im.m.minor,
 		Start:      r.Start,
-		End:        endOfCoverage(r.End),
+		End:        im.cover,
 		Source:     "import " + im.m.Name + ": " + strings.Join(names, ", "),
 		Notes: map[string]string{
 			"mapping":         im.m.Name,
