@@ -25,6 +25,11 @@ import (
 //	RETAIN_BENCH_ADDR=127.0.0.1:7171 RETAIN_BENCH_TOKEN_FILE=.demo/token \
 //	    GOMAXPROCS=1 taskset -c 0 go test -run '^$' -bench External -benchtime 1x ./serve/bench
 //
+// RETAIN_BENCH_SPIN (a duration such as 300us) makes the generator
+// busy-wait that long before each request's instant instead of sleeping to
+// it (Config.Spin), for a generator with a core of its own; the result
+// line gives the generator's own send lag either way.
+//
 // The token needs the score and recommend scopes. Members are M000001 to
 // M<RETAIN_BENCH_MEMBERS> (default 5000, the demo's ids), scored as of
 // RETAIN_BENCH_AS_OF (default 2025-12-29, the demo data's end), at 1,000
@@ -90,9 +95,17 @@ func BenchmarkExternal(b *testing.B) {
 			b.Fatalf("RETAIN_BENCH_CALLS %q: no such call", v)
 		}
 	}
+	cfg := Config{Rate: 1000, Duration: 10 * time.Second}
+	if v := os.Getenv("RETAIN_BENCH_SPIN"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			b.Fatalf("RETAIN_BENCH_SPIN %q: want a duration such as 300us", v)
+		}
+		cfg.Spin = d
+	}
 	for range b.N {
 		for _, c := range calls {
-			res, err := Run(context.Background(), Config{Rate: 1000, Duration: 10 * time.Second}, func(ctx context.Context, i int) error {
+			res, err := Run(context.Background(), cfg, func(ctx context.Context, i int) error {
 				return c.call(ctx, fmt.Sprintf("M%06d", 1+i%members))
 			})
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -28,6 +29,13 @@ type Config struct {
 	// Timeout bounds each call; a call past it counts as an error.
 	// Default 10 seconds.
 	Timeout time.Duration
+	// Spin, when positive, makes the scheduler sleep only until Spin
+	// before each request's instant and busy-wait the rest, so that the
+	// timer's wake-up delay does not add to the latencies; the calls in
+	// flight run meanwhile (runtime.Gosched). It keeps the generator's core
+	// busy: use it only when the generator has a core of its own. Default
+	// 0: sleep to the instant.
+	Spin time.Duration
 }
 
 // Result is what a run measured.
@@ -38,6 +46,15 @@ type Result struct {
 	FirstErr  error           // the first error, nil when Errors is 0
 	Latencies []time.Duration // of the calls that succeeded, ascending
 	Elapsed   time.Duration   // from the start to the last call's end
+	// SendLags are, for every request sent, how late its call started
+	// after its scheduled instant (the generator's own delay: timer
+	// wake-up, goroutine start), ascending. They are part of Latencies.
+	SendLags []time.Duration
+	// CallTimes are the durations of the calls that succeeded, from the
+	// call's start rather than its scheduled instant (Latencies minus the
+	// send lag): what a generator that times each request from its send,
+	// such as ghz, reports. Ascending.
+	CallTimes []time.Duration
 }
 
 // Quantile returns the q-quantile (0 <= q <= 1) of the latencies by the
@@ -51,6 +68,16 @@ func (r *Result) Quantile(q float64) time.Duration {
 	k := int(math.Ceil(q*float64(n))) - 1
 	k = min(max(k, 0), n-1)
 	return r.Latencies[k]
+}
+
+// SendLagQuantile is Quantile of SendLags.
+func (r *Result) SendLagQuantile(q float64) time.Duration {
+	return (&Result{Latencies: r.SendLags}).Quantile(q)
+}
+
+// CallTimeQuantile is Quantile of CallTimes.
+func (r *Result) CallTimeQuantile(q float64) time.Duration {
+	return (&Result{Latencies: r.CallTimes}).Quantile(q)
 }
 
 // Max returns the largest latency, 0 when no call succeeded.
@@ -72,8 +99,9 @@ func (r *Result) Throughput() float64 {
 // String gives the result in one line, in milliseconds.
 func (r *Result) String() string {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return fmt.Sprintf("rate %.0f/s: %d sent, %d errors, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms, %.0f/s done",
-		r.Rate, r.Sent, r.Errors, ms(r.Quantile(0.5)), ms(r.Quantile(0.9)), ms(r.Quantile(0.99)), ms(r.Max()), r.Throughput())
+	return fmt.Sprintf("rate %.0f/s: %d sent, %d errors, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms, %.0f/s done; send lag p50 %.3f ms, p99 %.3f ms; from the send p50 %.3f ms, p99 %.3f ms",
+		r.Rate, r.Sent, r.Errors, ms(r.Quantile(0.5)), ms(r.Quantile(0.9)), ms(r.Quantile(0.99)), ms(r.Max()), r.Throughput(),
+		ms(r.SendLagQuantile(0.5)), ms(r.SendLagQuantile(0.99)), ms(r.CallTimeQuantile(0.5)), ms(r.CallTimeQuantile(0.99)))
 }
 
 // Run calls call(ctx, i) for i = 0, 1, ... at start + i/cfg.Rate each, each
@@ -108,7 +136,7 @@ func Run(ctx context.Context, cfg Config, call func(ctx context.Context, i int) 
 
 	var (
 		mu    sync.Mutex
-		res   = &Result{Rate: cfg.Rate, Latencies: make([]time.Duration, 0, n)}
+		res   = &Result{Rate: cfg.Rate, Latencies: make([]time.Duration, 0, n), SendLags: make([]time.Duration, 0, n), CallTimes: make([]time.Duration, 0, n)}
 		wg    sync.WaitGroup
 		slots = make(chan struct{}, cfg.MaxInFlight)
 	)
@@ -119,13 +147,16 @@ func Run(ctx context.Context, cfg Config, call func(ctx context.Context, i int) 
 schedule:
 	for i := range n {
 		due := start.Add(time.Duration(float64(i) * interval))
-		if d := time.Until(due); d > 0 {
+		if d := time.Until(due) - cfg.Spin; d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
 				break schedule
 			}
+		}
+		for cfg.Spin > 0 && time.Now().Before(due) {
+			runtime.Gosched() // the calls in flight run meanwhile
 		}
 		select {
 		case slots <- struct{}{}:
@@ -136,12 +167,16 @@ schedule:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := time.Now()
+			lag := sent.Sub(due)
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			err := call(cctx, i)
 			cancel()
-			lat := time.Since(due)
+			done := time.Now()
+			lat := done.Sub(due)
 			<-slots
 			mu.Lock()
+			res.SendLags = append(res.SendLags, lag)
 			if err != nil {
 				if res.Errors == 0 {
 					res.FirstErr = fmt.Errorf("request %d: %w", i, err)
@@ -149,6 +184,7 @@ schedule:
 				res.Errors++
 			} else {
 				res.Latencies = append(res.Latencies, lat)
+				res.CallTimes = append(res.CallTimes, done.Sub(sent))
 			}
 			mu.Unlock()
 		}()
@@ -156,6 +192,8 @@ schedule:
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	slices.Sort(res.Latencies)
+	slices.Sort(res.SendLags)
+	slices.Sort(res.CallTimes)
 	return res, nil
 }
 

@@ -56,6 +56,9 @@ func TestRunCountsAndErrors(t *testing.T) {
 	if res.Errors != 10 || len(res.Latencies) != 90 || !errors.Is(res.FirstErr, boom) {
 		t.Fatalf("errors %d (%v), latencies %d; want 10 errors, 90 latencies", res.Errors, res.FirstErr, len(res.Latencies))
 	}
+	if len(res.SendLags) != 100 || len(res.CallTimes) != 90 {
+		t.Fatalf("%d send lags, %d call times; want one per request sent and one per success", len(res.SendLags), len(res.CallTimes))
+	}
 }
 
 func TestRunDurationBound(t *testing.T) {
@@ -86,6 +89,28 @@ func TestRunOpenLoop(t *testing.T) {
 	}
 	if got := res.Quantile(0); got < 10*time.Millisecond {
 		t.Fatalf("min latency %v, want >= 10ms", got)
+	}
+	// The wait for the one slot is the generator's, not the call's:
+	// request 9 starts >= 81 ms late, and every call takes ~10 ms from
+	// its start.
+	if got := res.SendLagQuantile(1); got < 81*time.Millisecond {
+		t.Fatalf("max send lag %v, want >= 81ms", got)
+	}
+	if lo, hi := res.CallTimeQuantile(0), res.CallTimeQuantile(1); lo < 10*time.Millisecond || hi >= 81*time.Millisecond {
+		t.Fatalf("call times %v..%v, want >= 10ms and well under the 91ms latency", lo, hi)
+	}
+}
+
+// TestRunSpin: with Spin the generator busy-waits to each instant; no
+// request starts before its instant.
+func TestRunSpin(t *testing.T) {
+	res, err := Run(context.Background(), Config{Rate: 2000, Requests: 20, Spin: 300 * time.Microsecond},
+		func(context.Context, int) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 20 || len(res.SendLags) != 20 || res.SendLags[0] < 0 {
+		t.Fatalf("sent %d, %d send lags, smallest %v; want 20, 20, >= 0", res.Sent, len(res.SendLags), res.SendLags[0])
 	}
 }
 
