@@ -399,6 +399,7 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 			}
 			idx := perm[k*o.BatchSize : min((k+1)*o.BatchSize, len(perm))]
 			d.fill(&d.train, idx, batch)
+			steps := tr.Steps()
 			loss, err := tr.Step(batch)
 			if err != nil {
 				return nil, fmt.Errorf("train: epoch %d batch %d: %w", epoch, k, err)
@@ -408,13 +409,15 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 			}
 			sum += loss * float64(len(idx))
 			rows += len(idx)
-			if o.EMA > 0 {
+			// One averaging update per Adam step (a batch without weight
+			// takes none), so that averaged's bias correction counts them.
+			if o.EMA > 0 && tr.Steps() > steps {
 				tr.Average(ck.EMA, float32(o.EMA))
 			}
 			rep.batch(k+1, sum/float64(rows))
 		}
 		p := tr.Params()
-		if o.EMA > 0 {
+		if o.EMA > 0 && tr.Steps() > 0 {
 			averaged(p.Data, ck.EMA, o.EMA, tr.Steps())
 		}
 		v := ev.run(p)
