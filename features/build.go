@@ -416,12 +416,7 @@ func (b *Builder) fitTiers(cutoffs []time.Time, splits []Split) error {
 	tc.Core = q(1 - tc.CoreShare)
 	tc.Active = min(q(1-tc.CoreShare-tc.ActiveShare), tc.Core)
 	b.cfg.Tier = *tc
-	f, err := NewFeaturizer(b.spec)
-	if err != nil {
-		return err
-	}
-	b.f = f
-	return nil
+	return b.refit()
 }
 
 // fitLTV fits the LTV model (FeatureSpec.LTV) on one calibration summary
@@ -462,6 +457,12 @@ func (b *Builder) fitLTV(cutoffs []time.Time, splits []Split) error {
 // setLTV stores l in the spec and remakes the Featurizer.
 func (b *Builder) setLTV(l LTVModel) error {
 	b.spec.LTV = l
+	return b.refit()
+}
+
+// refit remakes the Featurizer from the spec after a fit (tiers, LTV)
+// changed it.
+func (b *Builder) refit() error {
 	f, err := NewFeaturizer(b.spec)
 	if err != nil {
 		return err

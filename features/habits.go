@@ -75,12 +75,18 @@ func habitNames(categories []string) []string {
 //     including that visit's week (since joining when shorter): the number of
 //     visits the member would have made in the gap at their usual rate. 0
 //     without visits.
+//   - absence_expected_visits: the same number, min(x, 8)/4: linear where
+//     absence_surprise_log1p flattens.
 func (f *Featurizer) habitsAt(g grid, m *member, td int32, dst []float32) {
 	nCat := f.nCat
 	tw := g.week(td)
 	ws := m.att.weeks
 	end := searchWeek(ws, tw)
-	counts := make([]float64, nCat)
+	var buf [32]float64 // no allocation per call for up to 32 categories
+	counts := buf[:min(nCat, len(buf))]
+	if nCat > len(buf) {
+		counts = make([]float64, nCat)
+	}
 	var total float64
 	for i := range end {
 		if c := ws[i].firstCourse; c >= 0 && int(c) < len(f.courseCat) {
