@@ -157,11 +157,11 @@ type attStats struct {
 // reserve gives member m room for a week bucket for every week from its
 // join to the cutoff (at most maxReserveWeeks), a month record for every
 // month (attendance and transactions) and a transaction bucket a month
-// (the monthly fee) plus two, carved from shared slabs: most members visit in most of their weeks
-// and pay every month, and growing each member's slices by doubling copied
-// them several times and cost more than the rest of the aggregation (and
-// its small allocations cost the garbage collector). A member with more
-// grows past its room as usual.
+// (the monthly fee) plus two, carved from shared slabs: most members visit
+// in most of their weeks and pay every month, and growing each member's
+// slices by doubling copied them several times and cost more than the rest
+// of the aggregation (and its small allocations cost the garbage
+// collector). A member with more grows past its room as usual.
 func (a *AsOf) reserve(m *member) {
 	const (
 		maxReserveWeeks  = 128

@@ -60,24 +60,28 @@ type Result struct {
 // Quantile returns the q-quantile (0 <= q <= 1) of the latencies by the
 // nearest-rank method: the smallest latency with at least q of them at or
 // below it. It returns 0 when no call succeeded.
-func (r *Result) Quantile(q float64) time.Duration {
-	n := len(r.Latencies)
+func (r *Result) Quantile(q float64) time.Duration { return quantile(r.Latencies, q) }
+
+// quantile returns the q-quantile of the ascending durations ds by the
+// nearest-rank method, 0 when there are none.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	n := len(ds)
 	if n == 0 {
 		return 0
 	}
 	k := int(math.Ceil(q*float64(n))) - 1
 	k = min(max(k, 0), n-1)
-	return r.Latencies[k]
+	return ds[k]
 }
 
 // SendLagQuantile is Quantile of SendLags.
 func (r *Result) SendLagQuantile(q float64) time.Duration {
-	return (&Result{Latencies: r.SendLags}).Quantile(q)
+	return quantile(r.SendLags, q)
 }
 
 // CallTimeQuantile is Quantile of CallTimes.
 func (r *Result) CallTimeQuantile(q float64) time.Duration {
-	return (&Result{Latencies: r.CallTimes}).Quantile(q)
+	return quantile(r.CallTimes, q)
 }
 
 // Max returns the largest latency, 0 when no call succeeded.
