@@ -1,10 +1,8 @@
 package btyd
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -305,15 +303,7 @@ func TestFitErrors(t *testing.T) {
 		{"not identified", []Customer{good}, nil, []string{"runs off", "do not identify"}},
 	} {
 		_, err := FitBGNBD(tc.cs, tc.opts)
-		if err == nil || !errors.Is(err, ErrInput) {
-			t.Errorf("%s: error %v, want ErrInput", tc.name, err)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
-			}
-		}
+		checkInputErr(t, tc.name, err, tc.want)
 	}
 }
 

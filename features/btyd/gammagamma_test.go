@@ -1,7 +1,6 @@
 package btyd
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -173,14 +172,6 @@ func TestFitGammaGammaErrors(t *testing.T) {
 		{"invalid customer", []Customer{{ID: "n", X: 1, TX: 1, T: 3, MeanValue: -2}}, []string{`"n"`, "MeanValue = -2"}},
 	} {
 		_, err := FitGammaGamma(tc.cs)
-		if err == nil || !errors.Is(err, ErrInput) {
-			t.Errorf("%s: error %v, want ErrInput", tc.name, err)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
-			}
-		}
+		checkInputErr(t, tc.name, err, tc.want)
 	}
 }

@@ -102,20 +102,27 @@ func TestSummarizeErrors(t *testing.T) {
 		{"negative sale", tx("m5", "2024-01-02", 0, -5, datasets.TxRetail), []string{`member "m5"`, "amount", "retail must be >= 0"}},
 	} {
 		_, err := Summarize([]datasets.Transaction{ok, tc.tx}, day("2024-02-01", 0), day("2024-03-01", 0))
-		if err == nil || !errors.Is(err, ErrInput) {
-			t.Errorf("%s: error %v, want ErrInput", tc.name, err)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
-			}
-		}
+		checkInputErr(t, tc.name, err, tc.want)
 	}
 	if _, err := Summarize([]datasets.Transaction{ok}, time.Time{}, time.Time{}); err == nil {
 		t.Error("zero calEnd: no error")
 	}
 	if _, err := Summarize([]datasets.Transaction{ok}, day("2024-02-01", 0), day("2024-01-01", 0)); err == nil || !strings.Contains(err.Error(), "before calEnd") {
 		t.Errorf("holdoutEnd before calEnd: %v", err)
+	}
+}
+
+// checkInputErr checks that err, of the case name, wraps ErrInput and says
+// every string of want.
+func checkInputErr(t *testing.T, name string, err error, want []string) {
+	t.Helper()
+	if err == nil || !errors.Is(err, ErrInput) {
+		t.Errorf("%s: error %v, want ErrInput", name, err)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %q does not say %q", name, err, w)
+		}
 	}
 }
