@@ -23,12 +23,7 @@ func TestScoreBatchMatchesScore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sink synth.MemorySink
-		cfg := synthConfig()
-		if _, err := synth.Generate(cfg, &sink); err != nil {
-			t.Fatal(err)
-		}
-		asOf := cfg.Start.AddDate(0, 0, 7*cfg.Weeks-3) // not a week start
+		sink, asOf, hs := synthHistories(t)
 		src := &features.MemorySource{MemberRows: sink.MemberRows, CourseRows: sink.CourseRows,
 			AttendanceRows: sink.AttendanceRows, TransactionRows: sink.TransactionRows}
 		spec := *sc.Bundle().Spec
@@ -36,20 +31,6 @@ func TestScoreBatchMatchesScore(t *testing.T) {
 		a, err := features.ReadAsOf(src, &spec, asOf, asOf, nil)
 		if err != nil {
 			t.Fatal(err)
-		}
-		hs := map[string]*serve.History{}
-		for _, m := range sink.MemberRows {
-			hs[m.MemberID] = &serve.History{Member: m}
-		}
-		for _, v := range sink.AttendanceRows {
-			if v.TS.Before(asOf) {
-				hs[v.MemberID].Attendance = append(hs[v.MemberID].Attendance, v)
-			}
-		}
-		for _, v := range sink.TransactionRows {
-			if v.TS.Before(asOf) {
-				hs[v.MemberID].Transactions = append(hs[v.MemberID].Transactions, v)
-			}
 		}
 		var ms []serve.BatchMember
 		for i := 0; i < a.Len(); i++ {
@@ -123,26 +104,10 @@ func TestScoreMatchesPlain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sink synth.MemorySink
-		cfg := synthConfig()
-		if _, err := synth.Generate(cfg, &sink); err != nil {
-			t.Fatal(err)
-		}
-		asOf := cfg.Start.AddDate(0, 0, 7*cfg.Weeks-3)
-		hs := map[string]*serve.History{}
-		for _, m := range sink.MemberRows {
-			if m.JoinedAt.Before(asOf) {
-				hs[m.MemberID] = &serve.History{Member: m}
-			}
-		}
-		for _, v := range sink.AttendanceRows {
-			if h := hs[v.MemberID]; h != nil && v.TS.Before(asOf) {
-				h.Attendance = append(h.Attendance, v)
-			}
-		}
-		for _, v := range sink.TransactionRows {
-			if h := hs[v.MemberID]; h != nil && v.TS.Before(asOf) {
-				h.Transactions = append(h.Transactions, v)
+		_, asOf, hs := synthHistories(t)
+		for id, h := range hs {
+			if !h.Member.JoinedAt.Before(asOf) {
+				delete(hs, id)
 			}
 		}
 		if len(hs) < 30 {
@@ -179,4 +144,32 @@ func TestScoreMatchesPlain(t *testing.T) {
 			t.Errorf("%d of %d members churned: the test wants both kinds", nChurned, len(hs))
 		}
 	}
+}
+
+// synthHistories generates the synthConfig gym and returns it, the as-of
+// time of the batch tests (3 days before the data's end: not a week
+// start) and every member's history before it.
+func synthHistories(t *testing.T) (*synth.MemorySink, time.Time, map[string]*serve.History) {
+	t.Helper()
+	var sink synth.MemorySink
+	cfg := synthConfig()
+	if _, err := synth.Generate(cfg, &sink); err != nil {
+		t.Fatal(err)
+	}
+	asOf := cfg.Start.AddDate(0, 0, 7*cfg.Weeks-3)
+	hs := map[string]*serve.History{}
+	for _, m := range sink.MemberRows {
+		hs[m.MemberID] = &serve.History{Member: m}
+	}
+	for _, v := range sink.AttendanceRows {
+		if v.TS.Before(asOf) {
+			hs[v.MemberID].Attendance = append(hs[v.MemberID].Attendance, v)
+		}
+	}
+	for _, v := range sink.TransactionRows {
+		if v.TS.Before(asOf) {
+			hs[v.MemberID].Transactions = append(hs[v.MemberID].Transactions, v)
+		}
+	}
+	return &sink, asOf, hs
 }
