@@ -25,15 +25,15 @@ import (
 //	RETAIN_BENCH_ADDR=127.0.0.1:7171 RETAIN_BENCH_TOKEN_FILE=.demo/token \
 //	    GOMAXPROCS=1 taskset -c 0 go test -run '^$' -bench External -benchtime 1x ./serve/bench
 //
-// RETAIN_BENCH_SPIN (a duration such as 300us) makes the generator
-// busy-wait that long before each request's instant instead of sleeping to
-// it (Config.Spin), for a generator with a core of its own; the result
-// line gives the generator's own send lag either way.
+// The result line gives the generator's own send lag (how late each call
+// started after its instant) and the latencies from the instant and from
+// the send.
 //
 // The token needs the score and recommend scopes. Members are M000001 to
 // M<RETAIN_BENCH_MEMBERS> (default 5000, the demo's ids), scored as of
 // RETAIN_BENCH_AS_OF (default 2025-12-29, the demo data's end), at 1,000
-// requests/s for 10 s per call. RETAIN_BENCH_CALLS (e.g. "ScoreMember")
+// requests/s for 10 s per call (RETAIN_BENCH_DURATION, e.g. 30s, for
+// longer). RETAIN_BENCH_CALLS (e.g. "ScoreMember")
 // runs only the calls it names, comma-separated, so that the server's CPU
 // time can be read per call from outside.
 func BenchmarkExternal(b *testing.B) {
@@ -96,12 +96,10 @@ func BenchmarkExternal(b *testing.B) {
 		}
 	}
 	cfg := Config{Rate: 1000, Duration: 10 * time.Second}
-	if v := os.Getenv("RETAIN_BENCH_SPIN"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			b.Fatalf("RETAIN_BENCH_SPIN %q: want a duration such as 300us", v)
+	if v := os.Getenv("RETAIN_BENCH_DURATION"); v != "" {
+		if cfg.Duration, err = time.ParseDuration(v); err != nil || cfg.Duration <= 0 {
+			b.Fatalf("RETAIN_BENCH_DURATION %q: want a positive duration such as 30s", v)
 		}
-		cfg.Spin = d
 	}
 	for range b.N {
 		for _, c := range calls {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -29,13 +28,6 @@ type Config struct {
 	// Timeout bounds each call; a call past it counts as an error.
 	// Default 10 seconds.
 	Timeout time.Duration
-	// Spin, when positive, makes the scheduler sleep only until Spin
-	// before each request's instant and busy-wait the rest, so that the
-	// timer's wake-up delay does not add to the latencies; the calls in
-	// flight run meanwhile (runtime.Gosched). It keeps the generator's core
-	// busy: use it only when the generator has a core of its own. Default
-	// 0: sleep to the instant.
-	Spin time.Duration
 }
 
 // Result is what a run measured.
@@ -111,8 +103,14 @@ func (r *Result) String() string {
 // Run calls call(ctx, i) for i = 0, 1, ... at start + i/cfg.Rate each, each
 // in its own goroutine, and returns when every call has returned. It stops
 // scheduling early when ctx is done; the calls in flight then see ctx's
-// cancellation. The error is for a bad Config only; the calls' errors are
+// cancellation. The error is for a bad Config or a failed wait for an
+// instant (after the calls in flight have returned); the calls' errors are
 // counted in the Result.
+//
+// On Linux the instants are waited for on a timerfd, which wakes the
+// generator within microseconds of each instant; elsewhere, and when no
+// timerfd can be had, on a time.Timer, which the Go runtime rounds to the
+// millisecond. Either way Result.SendLags says how late the calls started.
 func Run(ctx context.Context, cfg Config, call func(ctx context.Context, i int) error) (*Result, error) {
 	if !(cfg.Rate > 0) || math.IsInf(cfg.Rate, 0) {
 		return nil, fmt.Errorf("bench: Rate %v: want a finite rate > 0", cfg.Rate)
@@ -145,22 +143,18 @@ func Run(ctx context.Context, cfg Config, call func(ctx context.Context, i int) 
 		slots = make(chan struct{}, cfg.MaxInFlight)
 	)
 	interval := float64(time.Second) / cfg.Rate
+	pace := newPacer()
+	defer pace.close()
+	var paceErr error
 	start := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 schedule:
 	for i := range n {
 		due := start.Add(time.Duration(float64(i) * interval))
-		if d := time.Until(due) - cfg.Spin; d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				break schedule
+		if err := pace.wait(ctx, due); err != nil {
+			if ctx.Err() == nil {
+				paceErr = err
 			}
-		}
-		for cfg.Spin > 0 && time.Now().Before(due) {
-			runtime.Gosched() // the calls in flight run meanwhile
+			break schedule
 		}
 		select {
 		case slots <- struct{}{}:
@@ -194,6 +188,9 @@ schedule:
 		}()
 	}
 	wg.Wait()
+	if paceErr != nil {
+		return nil, paceErr
+	}
 	res.Elapsed = time.Since(start)
 	slices.Sort(res.Latencies)
 	slices.Sort(res.SendLags)

@@ -101,16 +101,37 @@ func TestRunOpenLoop(t *testing.T) {
 	}
 }
 
-// TestRunSpin: with Spin the generator busy-waits to each instant; no
-// request starts before its instant.
-func TestRunSpin(t *testing.T) {
-	res, err := Run(context.Background(), Config{Rate: 2000, Requests: 20, Spin: 300 * time.Microsecond},
-		func(context.Context, int) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Sent != 20 || len(res.SendLags) != 20 || res.SendLags[0] < 0 {
-		t.Fatalf("sent %d, %d send lags, smallest %v; want 20, 20, >= 0", res.Sent, len(res.SendLags), res.SendLags[0])
+// TestPacers: both pacers (the timerfd one on Linux, the time.Timer one
+// everywhere) return at or after every instant, return at once for an
+// instant already past, and return ctx's error when it is cancelled while
+// they wait for an instant an hour away.
+func TestPacers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    pacer
+	}{{"default", newPacer()}, {"timer", newTimerPacer()}} {
+		t.Run(c.name, func(t *testing.T) {
+			defer c.p.close()
+			ctx := context.Background()
+			start := time.Now()
+			for i := range 20 {
+				due := start.Add(time.Duration(i) * 500 * time.Microsecond)
+				if err := c.p.wait(ctx, due); err != nil {
+					t.Fatalf("instant %d: %v", i, err)
+				}
+				if now := time.Now(); now.Before(due) {
+					t.Fatalf("instant %d: returned %v early", i, due.Sub(now))
+				}
+			}
+			if err := c.p.wait(ctx, start); err != nil {
+				t.Fatalf("instant in the past: %v", err)
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			time.AfterFunc(20*time.Millisecond, cancel)
+			if err := c.p.wait(cctx, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled wait: %v, want context.Canceled", err)
+			}
+		})
 	}
 }
 

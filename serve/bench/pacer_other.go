@@ -1,0 +1,5 @@
+//go:build !linux
+
+package bench
+
+func newPacer() pacer { return newTimerPacer() }
