@@ -35,7 +35,9 @@ import (
 // requests/s for 10 s per call (RETAIN_BENCH_DURATION, e.g. 30s, for
 // longer). RETAIN_BENCH_CALLS (e.g. "ScoreMember")
 // runs only the calls it names, comma-separated, so that the server's CPU
-// time can be read per call from outside.
+// time can be read per call from outside. RETAIN_BENCH_RAMP=1 then ramps
+// each call's rate 1,000, 2,000, 4,000, ... requests/s (3 s each) until
+// its p99 reaches 5 ms or a call fails, and logs the highest rate held.
 func BenchmarkExternal(b *testing.B) {
 	addr := os.Getenv("RETAIN_BENCH_ADDR")
 	if addr == "" {
@@ -101,11 +103,13 @@ func BenchmarkExternal(b *testing.B) {
 			b.Fatalf("RETAIN_BENCH_DURATION %q: want a positive duration such as 30s", v)
 		}
 	}
+	ramp := os.Getenv("RETAIN_BENCH_RAMP") != ""
 	for range b.N {
 		for _, c := range calls {
-			res, err := Run(context.Background(), cfg, func(ctx context.Context, i int) error {
+			f := func(ctx context.Context, i int) error {
 				return c.call(ctx, fmt.Sprintf("M%06d", 1+i%members))
-			})
+			}
+			res, err := Run(context.Background(), cfg, f)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -113,6 +117,17 @@ func BenchmarkExternal(b *testing.B) {
 				b.Fatalf("%s: %v", c.name, res.FirstErr)
 			}
 			b.Logf("%s: %v", c.name, res)
+			if !ramp {
+				continue
+			}
+			steps, held, err := Ramp(context.Background(), Config{Duration: 3 * time.Second}, 1000, 64000, 5*time.Millisecond, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, s := range steps {
+				b.Logf("%s ramp %v", c.name, s.Result)
+			}
+			b.Logf("%s: highest rate with p99 < 5ms and no error: %.0f/s", c.name, held)
 		}
 	}
 }
