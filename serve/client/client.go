@@ -39,11 +39,11 @@ type Options struct {
 	DialOptions []grpc.DialOption
 }
 
-// The flow-control windows Dial sets, per stream and per connection (what
-// gRPC's bandwidth-delay estimation grows to at most): a response of the
-// server's default MaxSendMsgBytes fits in a stream's window.
+// The flow-control windows Dial sets, per stream and per connection: what
+// gRPC's bandwidth-delay estimation grows to at most, and room for a
+// response of the server's default MaxSendMsgBytes (16 MiB).
 const (
-	streamWindow = 4 << 20
+	streamWindow = 16 << 20
 	connWindow   = 16 << 20
 )
 
