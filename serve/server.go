@@ -75,8 +75,10 @@ type liveScorer struct {
 }
 
 // The flow-control windows of the server's connections, per stream and per
-// connection (what gRPC's bandwidth-delay estimation grows to at most):
-// a request of the default MaxRecvMsgBytes fits in a stream's window.
+// connection. A stream's window takes a request of the default
+// MaxRecvMsgBytes but for its 5-byte prefix (gRPC grants more window for a
+// message that needs it); 16 MiB is what gRPC's bandwidth-delay estimation
+// grows a window to at most.
 const (
 	streamWindow = 4 << 20
 	connWindow   = 16 << 20
@@ -130,8 +132,8 @@ func New(opts Options, scorer Scorer, store *Store, logger *slog.Logger, reg pro
 		// Static flow-control windows: gRPC's bandwidth-delay estimation
 		// pings the client after every request it reads, which costs the
 		// client a write and a wake-up per call (docs/benchmarks.md).
-		grpc.InitialWindowSize(streamWindow),
-		grpc.InitialConnWindowSize(connWindow),
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
 		// observe sees the final status; recover turns a panic anywhere
 		// below it, auth and handlers included, into INTERNAL.
 		grpc.ChainUnaryInterceptor(s.observeUnary, s.recoverUnary, s.authUnary, s.deadlineUnary),

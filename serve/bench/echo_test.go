@@ -55,6 +55,9 @@ func BenchmarkLoopbackEcho(b *testing.B) {
 		res, err := Run(context.Background(), cfg, func(ctx context.Context, _ int) error {
 			c := <-pool
 			defer func() { pool <- c }()
+			if d, ok := ctx.Deadline(); ok { // Config.Timeout
+				c.SetDeadline(d)
+			}
 			var buf [64]byte
 			if _, err := c.Write(buf[:]); err != nil {
 				return err

@@ -131,6 +131,14 @@ func TestPacers(t *testing.T) {
 			if err := c.p.wait(cctx, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
 				t.Fatalf("cancelled wait: %v, want context.Canceled", err)
 			}
+			// A cancelled wait leaves nothing behind for the next one.
+			due := time.Now().Add(20 * time.Millisecond)
+			if err := c.p.wait(ctx, due); err != nil {
+				t.Fatalf("wait after a cancelled one: %v", err)
+			}
+			if now := time.Now(); now.Before(due) {
+				t.Fatalf("wait after a cancelled one returned %v early", due.Sub(now))
+			}
 		})
 	}
 }

@@ -48,6 +48,9 @@ func newFDPacer() (*fdPacer, error) {
 	return p, nil
 }
 
+// wait maps due to CLOCK_MONOTONIC through its monotonic clock reading,
+// which the instants of Run have (they come from time.Now().Add); an
+// instant without one is mapped by its wall clock.
 func (p *fdPacer) wait(ctx context.Context, due time.Time) error {
 	if !time.Now().Before(due) {
 		return ctx.Err()
@@ -65,7 +68,12 @@ func (p *fdPacer) wait(ctx context.Context, due time.Time) error {
 		case err == nil && binary.NativeEndian.Uint64(b[:]) > 0:
 			return nil
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// Left by an earlier wait whose ctx was done (or whose
+			// AfterFunc ran after its read): clear it and wait on.
+			p.f.SetReadDeadline(time.Time{})
 		case err != nil:
 			return fmt.Errorf("timerfd read: %w", err)
 		}

@@ -39,12 +39,14 @@ type Options struct {
 	DialOptions []grpc.DialOption
 }
 
-// The flow-control windows Dial sets, per stream and per connection: what
-// gRPC's bandwidth-delay estimation grows to at most, and room for a
-// response of the server's default MaxSendMsgBytes (16 MiB).
+// The flow-control windows Dial sets, per stream and per connection (what
+// gRPC's bandwidth-delay estimation grows a window to at most), and the
+// largest response it accepts: the server's default MaxSendMsgBytes
+// (gRPC's own default for a client is 4 MiB).
 const (
 	streamWindow = 16 << 20
 	connWindow   = 16 << 20
+	maxRecvBytes = 16 << 20
 )
 
 // Client is a connection to the server. Its embedded RetainServiceClient
@@ -84,7 +86,8 @@ func Dial(addr string, opts *Options) (*Client, error) {
 	// write, read and wake-up per call on both sides, and most of a small
 	// call's tail (docs/benchmarks.md). A window that does not grow only
 	// slows a transfer of more than the window per round trip.
-	dopts = append(dopts, grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow))
+	dopts = append(dopts, grpc.WithStaticStreamWindowSize(streamWindow), grpc.WithStaticConnWindowSize(connWindow),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))
 	dopts = append(dopts, o.DialOptions...)
 	conn, err := grpc.NewClient(addr, dopts...)
 	if err != nil {
