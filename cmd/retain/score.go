@@ -47,7 +47,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	topK := fs.Int("top-k", 3, "next-course suggestions per member")
 	top := fs.Int("top", 0, "score every member of the server (StreamScores) and print the N most at risk")
 	inclChurned := fs.Bool("include-churned", false, "with --top: also rank the members who had already churned at --as-of (docs/labels.md)")
-	asOfStr := fs.String("as-of", "", "score as of this RFC 3339 instant (default: now)")
+	asOfStr := fs.String("as-of", "", "score as of this date (YYYY-MM-DD, midnight UTC) or RFC 3339 instant (default: now)")
 	wait := fs.Duration("wait", 0, "first wait up to this long for the server's health to say SERVING (default: do not wait)")
 	timeout := fs.Duration("timeout", time.Minute, "deadline of each call")
 	fs.Usage = func() {
@@ -77,9 +77,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	var asOf *timestamppb.Timestamp
 	if *asOfStr != "" {
-		t, err := time.Parse(time.RFC3339, *asOfStr)
+		t, err := parseAsOf(*asOfStr)
 		if err != nil {
-			return fmt.Errorf("--as-of: %w", err)
+			return err
 		}
 		asOf = timestamppb.New(t)
 	}

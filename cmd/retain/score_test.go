@@ -26,6 +26,11 @@ func TestScoreUsage(t *testing.T) {
 	if code, _, stderr := runCLI(t, "score", "--addr", "127.0.0.1:1", "--insecure", "--as-of", "yesterday", "M1"); code != 1 || !strings.Contains(stderr, "--as-of") {
 		t.Errorf("bad --as-of: exit %d: %s", code, stderr)
 	}
+	// A date is taken like the batch commands take it; the call then
+	// fails on the connection, not on the flag.
+	if code, _, stderr := runCLI(t, "score", "--addr", "127.0.0.1:1", "--insecure", "--as-of", "2025-12-29", "M1"); code != 1 || strings.Contains(stderr, "--as-of") {
+		t.Errorf("--as-of as a date: exit %d: %s", code, stderr)
+	}
 }
 
 // TestPrintScore checks the human-readable layout of one score; the
