@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,7 +84,9 @@ func (f *alertFlags) start(ctx context.Context, srv *serve.Server, storePath str
 		return nil, err
 	}
 	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
+	if len(rescoreSignals) > 0 {
+		signal.Notify(usr1, rescoreSignals...)
+	}
 	done := make(chan struct{})
 	go func() {
 		for {

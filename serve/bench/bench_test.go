@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -205,16 +204,6 @@ func writeBundle(sink *synth.MemorySink, end time.Time, path string) error {
 		Classes: len(spec.Categories)}.WithDefaults()
 	b.Params = model.NewParams(b.Config, rand.NewPCG(3, 4))
 	return b.Save(path)
-}
-
-// cpuTime is the CPU time (user + system) the process has used so far:
-// client and server together.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
