@@ -24,7 +24,10 @@ build:
 ## the data's end, and stop the server (also when a step fails).
 DEMO_ADDR ?= 127.0.0.1:7071
 DEMO_HTTP ?= 127.0.0.1:7072
-DEMO_IDS  ?= M000001 M000002
+# Three members on the books at the default data's end, picked from the
+# batch scores of `make demo` (.demo/scores.parquet): a low-risk core member,
+# a medium risk with a 60-day renewal reminder, a high-risk new member.
+DEMO_IDS  ?= M000013 M000226 M000019
 demo: build
 	./bin/retain generate --members $(DEMO_MEMBERS) --weeks $(DEMO_WEEKS) --seed $(DEMO_SEED) --out $(DEMO_DIR)/data --overwrite
 	./bin/retain validate $(DEMO_DIR)/data

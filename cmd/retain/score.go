@@ -245,6 +245,9 @@ func streamTop(c *client.Client, n int, asOf *timestamppb.Timestamp, topK int32,
 func printScore(w io.Writer, s *retainv1.MemberScore) {
 	fmt.Fprintf(w, "%s  churn %.3f  risk %s  tier %s\n", s.GetMemberId(), s.GetChurnProbability(),
 		strings.TrimPrefix(s.GetRiskLevel().String(), "RISK_LEVEL_"), orDash(s.GetTier()))
+	if s.GetAlreadyChurned() {
+		fmt.Fprintln(w, "  status   already churned at the as-of time: no longer on the books (docs/labels.md)")
+	}
 	flags := "-"
 	if len(s.GetFlags()) > 0 {
 		flags = strings.Join(s.GetFlags(), ", ")

@@ -76,4 +76,10 @@ func TestPrintScore(t *testing.T) {
 	if got, want := b.String(), "M1  churn 0.100  risk LOW  tier -\n  flags    -\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	// A member no longer on the books says so under the first line.
+	b.Reset()
+	printScore(&b, &retainv1.MemberScore{MemberId: "M2", ChurnProbability: 0.9, RiskLevel: retainv1.RiskLevel_RISK_LEVEL_HIGH, AlreadyChurned: true})
+	if got, want := b.String(), "M2  churn 0.900  risk HIGH  tier -\n  status   already churned at the as-of time: no longer on the books (docs/labels.md)\n  flags    -\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
