@@ -107,10 +107,12 @@ func (r *Result) String() string {
 // instant (after the calls in flight have returned); the calls' errors are
 // counted in the Result.
 //
-// On Linux the instants are waited for on a timerfd, which wakes the
-// generator within microseconds of each instant; elsewhere, and when no
-// timerfd can be had, on a time.Timer, which the Go runtime rounds to the
-// millisecond. Either way Result.SendLags says how late the calls started.
+// On Linux the instants are waited for on a timerfd, which the kernel
+// fires at the instant (a call then starts ~0.08 ms late at the median on
+// the 2-core VM of docs/benchmarks.md, the goroutine start included);
+// elsewhere, and when no timerfd can be had, on a time.Timer, which the Go
+// runtime rounds to the millisecond. Either way Result.SendLags says how
+// late the calls started.
 func Run(ctx context.Context, cfg Config, call func(ctx context.Context, i int) error) (*Result, error) {
 	if !(cfg.Rate > 0) || math.IsInf(cfg.Rate, 0) {
 		return nil, fmt.Errorf("bench: Rate %v: want a finite rate > 0", cfg.Rate)

@@ -83,9 +83,9 @@ func Dial(addr string, opts *Options) (*Client, error) {
 	}
 	// Static flow-control windows instead of gRPC's bandwidth-delay
 	// estimation, which pings the server after every response: one more
-	// write, read and wake-up per call on both sides, and most of a small
-	// call's tail (docs/benchmarks.md). A window that does not grow only
-	// slows a transfer of more than the window per round trip.
+	// write, read and wake-up per call on both sides (docs/benchmarks.md).
+	// A window that does not grow only slows a transfer of more than the
+	// window per round trip.
 	dopts = append(dopts, grpc.WithStaticStreamWindowSize(streamWindow), grpc.WithStaticConnWindowSize(connWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))
 	dopts = append(dopts, o.DialOptions...)
