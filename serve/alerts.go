@@ -344,7 +344,7 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 		return rep, errNoModel
 	}
 	asOf := a.s.opts.Now().UTC()
-	us := make([]riskUpdate, 0, len(ids))
+	hs := make([]*History, 0, len(ids))
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -358,11 +358,37 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 			a.log.Error("rescoring: read history", "member", id, "err", err)
 			return rep, err
 		}
+		hs = append(hs, h)
+	}
+	res := make([]manyResult, len(hs))
+	if many, ok := ls.s.(manyScorer); ok {
+		// One network run per chunk of members; the page has the time
+		// one call has.
 		sctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestTimeout)
-		sc, err := ls.s.Score(sctx, h, asOf)
+		err := many.scoreMany(sctx, hs, asOf, true, res)
 		cancel()
-		if err == nil {
-			err = checkScore(sc)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			for i := range res {
+				res[i] = manyResult{Err: err}
+			}
+		}
+	} else {
+		for i, h := range hs {
+			sctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestTimeout)
+			sc, err := ls.s.Score(sctx, h, asOf)
+			cancel()
+			res[i] = manyResult{Score: sc, Err: err, Churned: err == nil && sc.AlreadyChurned}
+		}
+	}
+	us := make([]riskUpdate, 0, len(hs))
+	for i, r := range res {
+		id := hs[i].Member.MemberID
+		err := r.Err
+		if err == nil && !r.Churned {
+			err = checkScore(r.Score)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -373,12 +399,13 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 			a.log.Error("rescoring failed", "member", id, "trigger", trigger, "version", ls.info.Version, "err", err)
 			continue
 		}
-		if sc.AlreadyChurned {
+		if r.Churned {
 			// No longer on the books (features.Featurizer.Status, the
 			// rule of batch scoring, StreamScores and the report).
 			rep.Skipped++
 			continue
 		}
+		sc := r.Score
 		rep.Scored++
 		us = append(us, riskUpdate{memberID: id, score: sc, rec: riskRecord{
 			Level: a.s.opts.Risk.Level(sc.ChurnProbability), ChurnProbability: sc.ChurnProbability,

@@ -64,6 +64,7 @@ type BundleScorer struct {
 	reminderDays []int
 
 	catCourses [][]int           // by category: indices in Spec.Courses
+	courseIdx  map[string]int32  // course id -> index in Spec.Courses
 	courseClub map[string]string // course id -> club, from BundleOptions.Catalog
 	groups     []occlusionGroup
 
@@ -187,8 +188,10 @@ func newBundleScorer(b *model.Bundle, fingerprint string, o *BundleOptions) (*Bu
 	s := &BundleScorer{b: b, in: b.Inputs(), fz: fz, risk: RiskThresholds{Medium: o.MediumRisk, High: o.HighRisk}, pb: o.Playbook,
 		minorUnits: spec.Config.Values.MinorUnits, reminderDays: slices.Clone(spec.Config.Flags.ReminderDays)}
 	s.catCourses = make([][]int, len(spec.Categories))
+	s.courseIdx = make(map[string]int32, len(spec.Courses))
 	for i, c := range spec.CourseCategory {
 		s.catCourses[c] = append(s.catCourses[c], i)
+		s.courseIdx[spec.Courses[i]] = int32(i)
 	}
 	s.courseClub = map[string]string{}
 	if o.Catalog != nil {

@@ -57,6 +57,13 @@ type gymServer struct {
 
 func startGymServer(t *testing.T) *gymServer {
 	t.Helper()
+	return startGymServerAt(t, now)
+}
+
+// startGymServerAt is startGymServer with the server's clock stopped at
+// at.
+func startGymServerAt(t *testing.T, at time.Time) *gymServer {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "gym")
 	if _, err := synth.WriteDir(synthConfig(), dir, &synth.WriteOptions{Format: "csv"}); err != nil {
 		t.Fatal(err)
@@ -71,7 +78,7 @@ func startGymServer(t *testing.T) *gymServer {
 	}
 	lg := &syncLog{}
 	reg := prometheus.NewRegistry()
-	srv, err := serve.New(serve.Options{Tokens: testTokens(t), Now: func() time.Time { return now }}, nil, store,
+	srv, err := serve.New(serve.Options{Tokens: testTokens(t), Now: func() time.Time { return at }}, nil, store,
 		slog.New(slog.NewJSONHandler(lg, nil)), reg)
 	if err != nil {
 		t.Fatal(err)

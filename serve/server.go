@@ -766,17 +766,17 @@ func (s *Server) ScoreMembers(ctx context.Context, req *retainv1.ScoreMembersReq
 		return nil, err
 	}
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
+	rs, err := s.scoreStoredMany(ctx, ls, req.GetMemberIds(), asOf, topK, false)
+	if err != nil {
+		return nil, err
+	}
 	resp := &retainv1.ScoreMembersResponse{}
-	for _, id := range req.GetMemberIds() {
-		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK, false)
-		if err != nil {
-			return nil, err
-		}
-		if se != nil {
-			resp.Errors = append(resp.Errors, se)
+	for _, r := range rs {
+		if r.err != nil {
+			resp.Errors = append(resp.Errors, r.err)
 			continue
 		}
-		resp.Scores = append(resp.Scores, ms)
+		resp.Scores = append(resp.Scores, r.score)
 	}
 	return resp, nil
 }
@@ -806,28 +806,37 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 	ctx := stream.Context()
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
 	skipped := 0
-	send := func(id string, skipChurned bool) error {
-		ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK, skipChurned)
+	// send scores ids (a chunk: one network run per manyChunk members)
+	// and sends the results in order.
+	send := func(ids []string, skipChurned bool) error {
+		rs, err := s.scoreStoredMany(ctx, ls, ids, asOf, topK, skipChurned)
 		if err != nil {
 			return err
 		}
-		resp := &retainv1.StreamScoresResponse{}
-		switch {
-		case se != nil:
-			resp.Result = &retainv1.StreamScoresResponse_Error{Error: se}
-		case ms != nil:
-			resp.Result = &retainv1.StreamScoresResponse_Score{Score: ms}
-		default:
-			skipped++
-			return nil
-		}
-		return stream.Send(resp)
-	}
-	if ids := req.GetMemberIds(); len(ids) > 0 {
-		for _, id := range ids {
-			if err := send(id, false); err != nil {
+		for _, r := range rs {
+			resp := &retainv1.StreamScoresResponse{}
+			switch {
+			case r.err != nil:
+				resp.Result = &retainv1.StreamScoresResponse_Error{Error: r.err}
+			case r.score != nil:
+				resp.Result = &retainv1.StreamScoresResponse_Score{Score: r.score}
+			default:
+				skipped++
+				continue
+			}
+			if err := stream.Send(resp); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	if ids := req.GetMemberIds(); len(ids) > 0 {
+		for len(ids) > 0 {
+			n := min(len(ids), manyChunk)
+			if err := send(ids[:n], false); err != nil {
+				return err
+			}
+			ids = ids[n:]
 		}
 		return nil
 	}
@@ -842,10 +851,8 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 			s.log.Error("list members", "err", err)
 			return status.Error(codes.Internal, "reading the member state failed")
 		}
-		for _, id := range ids {
-			if err := send(id, skip); err != nil {
-				return err
-			}
+		if err := send(ids, skip); err != nil {
+			return err
 		}
 		if len(ids) < streamPage {
 			return nil

@@ -1,0 +1,189 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	"retain/features"
+	retainv1 "retain/proto/retain/v1"
+)
+
+// manyChunk is the number of members scoreMany runs through the network at
+// once: 64 members are 64 × 8 attribution rows.
+const manyChunk = 64
+
+// manyResult is one member's result of scoreMany: a Score, or Churned
+// (skipped, no forward pass), or Err.
+type manyResult struct {
+	Score   *Score
+	Churned bool
+	Err     error
+}
+
+// manyScorer is a Scorer that scores many members with one network run per
+// chunk (BundleScorer): ScoreMembers, StreamScores and the alerts'
+// rescoring use it when the live Scorer has it.
+type manyScorer interface {
+	// scoreMany scores hs as of asOf into out (as long as hs), each as
+	// Score would; with skipChurned, a member who had already churned is
+	// Churned instead, without a forward pass. A member's own failure is
+	// its Err; the error is ctx's, when it ends the call.
+	scoreMany(ctx context.Context, hs []*History, asOf time.Time, skipChurned bool, out []manyResult) error
+}
+
+var _ manyScorer = (*BundleScorer)(nil)
+
+func (s *BundleScorer) scoreMany(ctx context.Context, hs []*History, asOf time.Time, skipChurned bool, out []manyResult) error {
+	if len(out) < len(hs) {
+		return fmt.Errorf("serve: scoreMany: %d results for %d members", len(out), len(hs))
+	}
+	ms := make([]BatchMember, 0, min(len(hs), manyChunk))
+	idx := make([]int, 0, cap(ms))
+	scores := make([]Score, manyChunk)
+	ws := s.bws.Get().(*BatchWorkspace)
+	defer s.bws.Put(ws)
+	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.ScoreBatch(ms, ws, scores[:len(ms)]); err != nil {
+			// One member's example can fail the whole chunk: score each
+			// alone, so that the failure stays that member's.
+			for k, m := range ms {
+				out[idx[k]].Score, out[idx[k]].Err = s.scoreExample(ctx, hs[idx[k]], m.Ex)
+			}
+		} else {
+			for k := range ms {
+				sc := scores[k]
+				out[idx[k]].Score = &sc
+			}
+		}
+		ms, idx = ms[:0], idx[:0]
+		return nil
+	}
+	for i, h := range hs {
+		out[i] = manyResult{}
+		ex, err := s.fz.Compute((*features.History)(h), asOf)
+		if err != nil {
+			out[i].Err = fmt.Errorf("serve: features: %w", err)
+			continue
+		}
+		if skipChurned && s.fz.AlreadyChurned(ex) {
+			out[i].Churned = true
+			continue
+		}
+		ms = append(ms, BatchMember{Ex: ex, HomeClub: h.Member.HomeClub, Attended: s.attended(h)})
+		idx = append(idx, i)
+		if len(ms) == manyChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(ms) > 0 {
+		return flush()
+	}
+	return nil
+}
+
+// attended is h's attendance of the bundle's courses, as ScoreBatch's
+// BatchMember.Attended wants it (nextCourses reads the same from h).
+func (s *BundleScorer) attended(h *History) []features.CourseUse {
+	var uses []features.CourseUse
+	for i := range h.Attendance {
+		a := &h.Attendance[i]
+		if a.CourseID == "" {
+			continue
+		}
+		c, ok := s.courseIdx[a.CourseID]
+		if !ok {
+			continue
+		}
+		k := 0
+		for k < len(uses) && uses[k].Course != c {
+			k++
+		}
+		if k == len(uses) {
+			uses = append(uses, features.CourseUse{Course: c})
+		}
+		uses[k].N++
+		uses[k].Last = max(uses[k].Last, a.TS.UnixNano())
+	}
+	return uses
+}
+
+// storedResult is one member's outcome in scoreStoredMany, as scoreStored
+// returns it: a score, a per-member error, or neither (skipped: had
+// already churned).
+type storedResult struct {
+	score *retainv1.MemberScore
+	err   *retainv1.ScoreError
+}
+
+// scoreStoredMany scores the stored members ids as of asOf as scoreStored
+// scores each one, with one network run per manyChunk members when the
+// live Scorer is a manyScorer. The error is for the call as a whole (its
+// context).
+func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []string, asOf time.Time, topK int, skipChurned bool) ([]storedResult, error) {
+	out := make([]storedResult, len(ids))
+	many, ok := ls.s.(manyScorer)
+	if !ok {
+		for i, id := range ids {
+			ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK, skipChurned)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = storedResult{ms, se}
+		}
+		return out, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxErr(err)
+	}
+	fail := func(i int, err error) {
+		st := status.Convert(err)
+		out[i].err = &retainv1.ScoreError{MemberId: ids[i], Code: int32(st.Code()), Message: st.Message()}
+	}
+	hs := make([]*History, 0, len(ids))
+	at := make([]int, 0, len(ids)) // index in ids of hs[k]
+	for i, id := range ids {
+		h, err := s.storedHistory(id, asOf)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		hs = append(hs, h)
+		at = append(at, i)
+	}
+	res := make([]manyResult, len(hs))
+	if err := many.scoreMany(ctx, hs, asOf, skipChurned, res); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx.Err())
+		}
+		return nil, s.scoringErr(ctx, ls, hs[0], err)
+	}
+	for k, r := range res {
+		i, h := at[k], hs[k]
+		switch {
+		case r.Err != nil:
+			err := s.scoringErr(ctx, ls, h, r.Err)
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			fail(i, err)
+		case r.Churned:
+			s.metrics.skipped.Inc()
+		default:
+			ms, err := s.memberScore(ls, h, r.Score, asOf, topK)
+			if err != nil {
+				fail(i, err)
+				continue
+			}
+			out[i].score = ms
+		}
+	}
+	return out, nil
+}
