@@ -125,8 +125,8 @@ type storedResult struct {
 
 // scoreStoredMany scores the stored members ids as of asOf as scoreStored
 // scores each one, with one network run per manyChunk members when the
-// live Scorer is a manyScorer. The error is for the call as a whole (its
-// context).
+// live Scorer is a manyScorer, reading their histories a chunk at a time.
+// The error is for the call as a whole (its context).
 func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []string, asOf time.Time, topK int, skipChurned bool) ([]storedResult, error) {
 	out := make([]storedResult, len(ids))
 	many, ok := ls.s.(manyScorer)
@@ -140,49 +140,57 @@ func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []stri
 		}
 		return out, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, ctxErr(err)
-	}
 	fail := func(i int, err error) {
 		st := status.Convert(err)
 		out[i].err = &retainv1.ScoreError{MemberId: ids[i], Code: int32(st.Code()), Message: st.Message()}
 	}
-	hs := make([]*History, 0, len(ids))
-	at := make([]int, 0, len(ids)) // index in ids of hs[k]
-	for i, id := range ids {
-		h, err := s.storedHistory(id, asOf)
-		if err != nil {
-			fail(i, err)
-			continue
+	// A chunk at a time, so that no more than manyChunk histories are held
+	// (a call may list 1000 members, a stream 100,000).
+	hs := make([]*History, 0, manyChunk)
+	at := make([]int, 0, manyChunk) // index in ids of hs[k]
+	res := make([]manyResult, manyChunk)
+	for lo := 0; lo < len(ids); lo += manyChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, ctxErr(err)
 		}
-		hs = append(hs, h)
-		at = append(at, i)
-	}
-	res := make([]manyResult, len(hs))
-	if err := many.scoreMany(ctx, hs, asOf, skipChurned, res); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctxErr(ctx.Err())
-		}
-		return nil, s.scoringErr(ctx, ls, hs[0], err)
-	}
-	for k, r := range res {
-		i, h := at[k], hs[k]
-		switch {
-		case r.Err != nil:
-			err := s.scoringErr(ctx, ls, h, r.Err)
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			fail(i, err)
-		case r.Churned:
-			s.metrics.skipped.Inc()
-		default:
-			ms, err := s.memberScore(ls, h, r.Score, asOf, topK)
+		hs, at = hs[:0], at[:0]
+		for i := lo; i < min(lo+manyChunk, len(ids)); i++ {
+			h, err := s.storedHistory(ids[i], asOf)
 			if err != nil {
 				fail(i, err)
 				continue
 			}
-			out[i].score = ms
+			hs = append(hs, h)
+			at = append(at, i)
+		}
+		if len(hs) == 0 {
+			continue
+		}
+		if err := many.scoreMany(ctx, hs, asOf, skipChurned, res[:len(hs)]); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctxErr(ctx.Err())
+			}
+			return nil, s.scoringErr(ctx, ls, hs[0], err)
+		}
+		for k, r := range res[:len(hs)] {
+			i, h := at[k], hs[k]
+			switch {
+			case r.Err != nil:
+				err := s.scoringErr(ctx, ls, h, r.Err)
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				fail(i, err)
+			case r.Churned:
+				s.metrics.skipped.Inc()
+			default:
+				ms, err := s.memberScore(ls, h, r.Score, asOf, topK)
+				if err != nil {
+					fail(i, err)
+					continue
+				}
+				out[i].score = ms
+			}
 		}
 	}
 	return out, nil
