@@ -344,73 +344,80 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 		return rep, errNoModel
 	}
 	asOf := a.s.opts.Now().UTC()
-	hs := make([]*History, 0, len(ids))
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		h, err := a.s.store.HistoryBefore(id, asOf)
-		if errors.Is(err, ErrNotFound) {
-			rep.Skipped++
-			continue
-		}
-		if err != nil {
-			a.log.Error("rescoring: read history", "member", id, "err", err)
-			return rep, err
-		}
-		hs = append(hs, h)
-	}
-	res := make([]manyResult, len(hs))
-	if many, ok := ls.s.(manyScorer); ok {
-		// One network run per chunk of members; the page has the time
-		// one call has.
-		sctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestTimeout)
-		err := many.scoreMany(sctx, hs, asOf, true, res)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
+	many, _ := ls.s.(manyScorer)
+	us := make([]riskUpdate, 0, len(ids))
+	hs := make([]*History, 0, manyChunk)
+	res := make([]manyResult, manyChunk)
+	// A chunk of members at a time (ids may be every member with new
+	// events): no more than manyChunk histories are held, and each chunk
+	// has the time one call has.
+	for lo := 0; lo < len(ids); lo += manyChunk {
+		hs = hs[:0]
+		for _, id := range ids[lo:min(lo+manyChunk, len(ids))] {
+			if err := ctx.Err(); err != nil {
+				return rep, err
 			}
-			for i := range res {
-				res[i] = manyResult{Err: err}
+			h, err := a.s.store.HistoryBefore(id, asOf)
+			if errors.Is(err, ErrNotFound) {
+				rep.Skipped++
+				continue
 			}
+			if err != nil {
+				a.log.Error("rescoring: read history", "member", id, "err", err)
+				return rep, err
+			}
+			hs = append(hs, h)
 		}
-	} else {
-		for i, h := range hs {
+		res := res[:len(hs)]
+		if many != nil {
+			// One network run for the chunk.
 			sctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestTimeout)
-			sc, err := ls.s.Score(sctx, h, asOf)
+			err := many.scoreMany(sctx, hs, asOf, true, res)
 			cancel()
-			res[i] = manyResult{Score: sc, Err: err, Churned: err == nil && sc.AlreadyChurned}
-		}
-	}
-	us := make([]riskUpdate, 0, len(hs))
-	for i, r := range res {
-		id := hs[i].Member.MemberID
-		err := r.Err
-		if err == nil && !r.Churned {
-			err = checkScore(r.Score)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
+			if err != nil {
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				for i := range res {
+					res[i] = manyResult{Err: err}
+				}
 			}
-			rep.Failed++
-			a.failed.WithLabelValues(trigger).Inc()
-			a.log.Error("rescoring failed", "member", id, "trigger", trigger, "version", ls.info.Version, "err", err)
-			continue
+		} else {
+			for i, h := range hs {
+				sctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestTimeout)
+				sc, err := ls.s.Score(sctx, h, asOf)
+				cancel()
+				res[i] = manyResult{Score: sc, Err: err}
+			}
 		}
-		if r.Churned {
-			// No longer on the books (features.Featurizer.Status, the
-			// rule of batch scoring, StreamScores and the report).
-			rep.Skipped++
-			continue
+		for i, r := range res {
+			id := hs[i].Member.MemberID
+			err := r.Err
+			if err == nil && !r.Churned {
+				err = checkScore(r.Score)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				rep.Failed++
+				a.failed.WithLabelValues(trigger).Inc()
+				a.log.Error("rescoring failed", "member", id, "trigger", trigger, "version", ls.info.Version, "err", err)
+				continue
+			}
+			if r.Churned || r.Score.AlreadyChurned {
+				// No longer on the books (features.Featurizer.Status, the
+				// rule of batch scoring, StreamScores and the report).
+				rep.Skipped++
+				continue
+			}
+			sc := r.Score
+			rep.Scored++
+			us = append(us, riskUpdate{memberID: id, score: sc, rec: riskRecord{
+				Level: a.s.opts.Risk.Level(sc.ChurnProbability), ChurnProbability: sc.ChurnProbability,
+				ModelVersion: ls.info.Version, AsOf: asOf,
+			}})
 		}
-		sc := r.Score
-		rep.Scored++
-		us = append(us, riskUpdate{memberID: id, score: sc, rec: riskRecord{
-			Level: a.s.opts.Risk.Level(sc.ChurnProbability), ChurnProbability: sc.ChurnProbability,
-			ModelVersion: ls.info.Version, AsOf: asOf,
-		}})
 	}
 	a.rescored.WithLabelValues(trigger).Add(float64(rep.Scored))
 	created := a.now().UTC()

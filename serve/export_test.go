@@ -61,3 +61,11 @@ func (s *BundleScorer) GroupLogits(h *History, asOf time.Time) ([]string, []floa
 	}
 	return names, logits, nil
 }
+
+// SetManyChunk makes the batched scoring paths take n members at a time
+// until the test ends (call it before starting a server).
+func SetManyChunk(t interface{ Cleanup(func()) }, n int) {
+	old := manyChunk
+	manyChunk = n
+	t.Cleanup(func() { manyChunk = old })
+}

@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"retain/features"
 	retainv1 "retain/proto/retain/v1"
 )
 
-// manyChunk is the number of members scoreMany runs through the network at
-// once: 64 members are 64 × 8 attribution rows.
-const manyChunk = 64
+// manyChunk is the number of members the callers of scoreMany read and
+// pass to it at a time, one network run for them all (64 members are 64 ×
+// 8 attribution rows). A variable for the tests only.
+var manyChunk = 64
 
 // manyResult is one member's result of scoreMany: a Score, or Churned
 // (skipped, no forward pass), or Err.
@@ -28,9 +30,11 @@ type manyResult struct {
 // rescoring use it when the live Scorer has it.
 type manyScorer interface {
 	// scoreMany scores hs as of asOf into out (as long as hs), each as
-	// Score would; with skipChurned, a member who had already churned is
-	// Churned instead, without a forward pass. A member's own failure is
-	// its Err; the error is ctx's, when it ends the call.
+	// Score would, with one network run for all of them (the callers
+	// pass at most manyChunk); with skipChurned, a member who had
+	// already churned is Churned instead, without a forward pass. A
+	// member's own failure is its Err; the error is ctx's, when it ends
+	// the call.
 	scoreMany(ctx context.Context, hs []*History, asOf time.Time, skipChurned bool, out []manyResult) error
 }
 
@@ -40,30 +44,8 @@ func (s *BundleScorer) scoreMany(ctx context.Context, hs []*History, asOf time.T
 	if len(out) < len(hs) {
 		return fmt.Errorf("serve: scoreMany: %d results for %d members", len(out), len(hs))
 	}
-	ms := make([]BatchMember, 0, min(len(hs), manyChunk))
-	idx := make([]int, 0, cap(ms))
-	scores := make([]Score, manyChunk)
-	ws := s.bws.Get().(*BatchWorkspace)
-	defer s.bws.Put(ws)
-	flush := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := s.ScoreBatch(ms, ws, scores[:len(ms)]); err != nil {
-			// One member's example can fail the whole chunk: score each
-			// alone, so that the failure stays that member's.
-			for k, m := range ms {
-				out[idx[k]].Score, out[idx[k]].Err = s.scoreExample(ctx, hs[idx[k]], m.Ex)
-			}
-		} else {
-			for k := range ms {
-				sc := scores[k]
-				out[idx[k]].Score = &sc
-			}
-		}
-		ms, idx = ms[:0], idx[:0]
-		return nil
-	}
+	ms := make([]BatchMember, 0, len(hs))
+	idx := make([]int, 0, len(hs)) // index in hs of ms[k]
 	for i, h := range hs {
 		out[i] = manyResult{}
 		ex, err := s.fz.Compute((*features.History)(h), asOf)
@@ -77,14 +59,26 @@ func (s *BundleScorer) scoreMany(ctx context.Context, hs []*History, asOf time.T
 		}
 		ms = append(ms, BatchMember{Ex: ex, HomeClub: h.Member.HomeClub, Attended: s.attended(h)})
 		idx = append(idx, i)
-		if len(ms) == manyChunk {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
-	if len(ms) > 0 {
-		return flush()
+	if len(ms) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ws := s.bws.Get().(*BatchWorkspace)
+	defer s.bws.Put(ws)
+	scores := make([]Score, len(ms))
+	if err := s.ScoreBatch(ms, ws, scores); err != nil {
+		// One member's example can fail the whole batch: score each
+		// alone, so that the failure stays that member's.
+		for k, m := range ms {
+			out[idx[k]].Score, out[idx[k]].Err = s.scoreExample(ctx, hs[idx[k]], m.Ex)
+		}
+		return nil
+	}
+	for k := range ms {
+		out[idx[k]].Score = &scores[k]
 	}
 	return nil
 }
@@ -170,7 +164,8 @@ func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []stri
 			if ctx.Err() != nil {
 				return nil, ctxErr(ctx.Err())
 			}
-			return nil, s.scoringErr(ctx, ls, hs[0], err)
+			s.log.Error("scoring failed", "members", len(hs), "version", ls.info.Version, "err", err)
+			return nil, status.Error(codes.Internal, "scoring failed")
 		}
 		for k, r := range res[:len(hs)] {
 			i, h := at[k], hs[k]

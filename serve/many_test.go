@@ -1,10 +1,13 @@
 package serve_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -20,6 +23,17 @@ import (
 // 1e-6 and everything else equal; a member who fails alone (not joined
 // at the as-of time) fails the same way among the others.
 func TestScoreManyMatchesOne(t *testing.T) {
+	// 64: the 60 members in one chunk; 7: many chunks and a last short
+	// one, in the calls and in StreamScores.
+	for _, chunk := range []int{64, 7} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			serve.SetManyChunk(t, chunk)
+			testScoreManyMatchesOne(t)
+		})
+	}
+}
+
+func testScoreManyMatchesOne(t *testing.T) {
 	ts := startGymServer(t)
 	ctx := ctxT(t)
 	if err := ts.srv.LoadBundle(ctx, testBundle(t, true, 1), nil); err != nil {
@@ -137,6 +151,15 @@ func memberOf(r *retainv1.StreamScoresResponse) string {
 // gym the risk level ScoreMember gives it alone, skips those who had
 // already churned and counts as failed those who fail alone.
 func TestAlertsRescoreWithBundle(t *testing.T) {
+	for _, chunk := range []int{64, 7} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			serve.SetManyChunk(t, chunk)
+			testAlertsRescoreWithBundle(t)
+		})
+	}
+}
+
+func testAlertsRescoreWithBundle(t *testing.T) {
 	checkNoLeak(t)
 	cfg := synthConfig()
 	at := cfg.Start.AddDate(0, 0, 7*cfg.Weeks-30) // within the data
@@ -185,5 +208,39 @@ func TestAlertsRescoreWithBundle(t *testing.T) {
 		if got := level(t, ts.store, id); got != w {
 			t.Errorf("%s: recorded level %q, alone %q", id, got, w)
 		}
+	}
+}
+
+// nilScorer is riskScorer but for one member, for whom Score returns no
+// score and no error (a broken Scorer).
+type nilScorer struct {
+	*riskScorer
+	id string
+}
+
+func (n nilScorer) Score(ctx context.Context, h *serve.History, asOf time.Time) (*serve.Score, error) {
+	if h.Member.MemberID == n.id {
+		return nil, nil
+	}
+	return n.riskScorer.Score(ctx, h, asOf)
+}
+
+// TestAlertsNilScore: a Scorer that gives one member no score (and no
+// error) fails that member's rescoring; the others are scored and the
+// server goes on.
+func TestAlertsNilScore(t *testing.T) {
+	checkNoLeak(t)
+	ts := startServer(t, serve.Options{}, nilScorer{&riskScorer{}, "m2"}, nil)
+	a, err := ts.srv.StartAlerts(serve.AlertOptions{Webhook: webhook(t, "http://127.0.0.1:1/", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	rep, err := a.RescoreAll(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Scored != 2 || rep.Failed != 1 {
+		t.Errorf("rescoring %+v, want 2 scored and 1 failed (m2)", rep)
 	}
 }

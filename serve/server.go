@@ -851,8 +851,10 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 			s.log.Error("list members", "err", err)
 			return status.Error(codes.Internal, "reading the member state failed")
 		}
-		if err := send(ids, skip); err != nil {
-			return err
+		for lo := 0; lo < len(ids); lo += manyChunk {
+			if err := send(ids[lo:min(lo+manyChunk, len(ids))], skip); err != nil {
+				return err
+			}
 		}
 		if len(ids) < streamPage {
 			return nil
