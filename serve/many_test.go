@@ -22,13 +22,16 @@ import (
 // same probability within 1e-6, reasons within 1e-5, suggestions within
 // 1e-6 and everything else equal; a member who fails alone (not joined
 // at the as-of time) fails the same way among the others.
-func TestScoreManyMatchesOne(t *testing.T) {
-	// 64: the 60 members in one chunk; 7: many chunks and a last short
-	// one, in the calls and in StreamScores.
+func TestScoreManyMatchesOne(t *testing.T) { forChunks(t, testScoreManyMatchesOne) }
+
+// forChunks runs test with the batched paths taking 64 members at a time
+// (the 60 members of the test gym in one chunk) and 7 (many chunks and a
+// last short one).
+func forChunks(t *testing.T, test func(*testing.T)) {
 	for _, chunk := range []int{64, 7} {
 		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
 			serve.SetManyChunk(t, chunk)
-			testScoreManyMatchesOne(t)
+			test(t)
 		})
 	}
 }
@@ -150,14 +153,7 @@ func memberOf(r *retainv1.StreamScoresResponse) string {
 // of members per network run, records for every member of the synthetic
 // gym the risk level ScoreMember gives it alone, skips those who had
 // already churned and counts as failed those who fail alone.
-func TestAlertsRescoreWithBundle(t *testing.T) {
-	for _, chunk := range []int{64, 7} {
-		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
-			serve.SetManyChunk(t, chunk)
-			testAlertsRescoreWithBundle(t)
-		})
-	}
-}
+func TestAlertsRescoreWithBundle(t *testing.T) { forChunks(t, testAlertsRescoreWithBundle) }
 
 func testAlertsRescoreWithBundle(t *testing.T) {
 	checkNoLeak(t)
