@@ -95,9 +95,9 @@ func compareScores(t *testing.T, id string, got, want *serve.Score) {
 // prefix, equal to the way it was computed before (ScorePlain: Predict,
 // then every attribution row through the plain forward pass) for every
 // member of the synthConfig gym, with and without indicator inputs,
-// within 1e-6 (compareScores); and scoreUnlessChurned (StreamScores'
-// skip of churned members) equal to Score, or skipping exactly the
-// members whose Score says AlreadyChurned.
+// within 1e-6 (compareScores); and scoreMany with skipChurned
+// (StreamScores' skip of churned members) equal to Score, or skipping
+// exactly the members whose Score says AlreadyChurned.
 func TestScoreMatchesPlain(t *testing.T) {
 	for _, indicators := range []bool{false, true} {
 		sc, err := serve.NewBundleScorer(testBundle(t, indicators, 4), &serve.BundleOptions{HighRisk: 0.3})
@@ -134,7 +134,7 @@ func TestScoreMatchesPlain(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			case churned != want.AlreadyChurned || churned != (sk == nil):
-				t.Fatalf("%s: scoreUnlessChurned churned %v score %v; Score's AlreadyChurned %v", id, churned, sk, want.AlreadyChurned)
+				t.Fatalf("%s: scoreMany churned %v score %v; Score's AlreadyChurned %v", id, churned, sk, want.AlreadyChurned)
 			case !churned:
 				compareScores(t, id, sk, want)
 			}

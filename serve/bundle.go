@@ -305,25 +305,6 @@ func (s *BundleScorer) Score(ctx context.Context, h *History, asOf time.Time) (*
 	return s.scoreExample(ctx, h, ex)
 }
 
-// scoreUnlessChurned is Score for a member who had not churned by asOf
-// (AlreadyChurned); for one who had, it returns a nil Score and true
-// without running the network. It computes the features once for both
-// (StreamScores' skip of churned members).
-func (s *BundleScorer) scoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	ex, err := s.fz.Compute((*features.History)(h), asOf)
-	if err != nil {
-		return nil, false, fmt.Errorf("serve: features: %w", err)
-	}
-	if s.fz.AlreadyChurned(ex) {
-		return nil, true, nil
-	}
-	sc, err := s.scoreExample(ctx, h, ex)
-	return sc, false, err
-}
-
 // scoreExample is Score from the member's features ex.
 func (s *BundleScorer) scoreExample(ctx context.Context, h *History, ex *features.Example) (*Score, error) {
 	// One forward pass gives the prediction and the reasons: the

@@ -38,9 +38,16 @@ func (s *BundleScorer) ScorePlain(h *History, asOf time.Time) (*Score, error) {
 	}, nil
 }
 
-// ScoreUnlessChurned exports scoreUnlessChurned to the tests.
+// ScoreUnlessChurned is scoreMany of one member with skipChurned, the
+// path of StreamScores' whole-store pull and the alerts' rescoring: the
+// member's Score, or true and no Score for a member who had already
+// churned.
 func (s *BundleScorer) ScoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error) {
-	return s.scoreUnlessChurned(ctx, h, asOf)
+	var out [1]manyResult
+	if err := s.scoreMany(ctx, []*History{h}, asOf, true, out[:]); err != nil {
+		return nil, false, err
+	}
+	return out[0].Score, out[0].Churned, out[0].Err
 }
 
 // GroupLogits returns the names of the occlusion groups and the calibrated

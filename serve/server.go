@@ -549,13 +549,6 @@ func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf tim
 	return s.memberScore(ls, h, sc, asOf, topK)
 }
 
-// churnSkipper is a Scorer that scores a member unless the member had
-// already churned at asOf, with one feature computation for both
-// (BundleScorer): a nil Score and true for a churned member.
-type churnSkipper interface {
-	scoreUnlessChurned(ctx context.Context, h *History, asOf time.Time) (*Score, bool, error)
-}
-
 // memberScore checks ls's Score sc of h and builds the MemberScore.
 func (s *Server) memberScore(ls *liveScorer, h *History, sc *Score, asOf time.Time, topK int) (*retainv1.MemberScore, error) {
 	if err := checkScore(sc); err != nil {
@@ -726,19 +719,8 @@ func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asO
 func (s *Server) scoreOrSkip(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int, skipChurned bool) (*retainv1.MemberScore, bool, error) {
 	if skipChurned {
 		// The cheap test first, when the Scorer has one: no forward pass
-		// for a member who is skipped, and with a churnSkipper the
-		// features only once for one who is not.
-		if sk, ok := ls.s.(churnSkipper); ok {
-			sc, churned, err := sk.scoreUnlessChurned(ctx, h, asOf)
-			switch {
-			case err != nil:
-				return nil, false, s.scoringErr(ctx, ls, h, err)
-			case churned:
-				return nil, true, nil
-			}
-			ms, err := s.memberScore(ls, h, sc, asOf, topK)
-			return ms, false, err
-		}
+		// for a member who is skipped. (A manyScorer, BundleScorer, does
+		// not come here: scoreStoredMany skips within scoreMany.)
 		if ct, ok := ls.s.(ChurnTester); ok {
 			churned, err := ct.AlreadyChurned(ctx, h, asOf)
 			switch {
