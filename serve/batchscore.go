@@ -63,23 +63,15 @@ func (s *BundleScorer) ScoreBatch(ms []BatchMember, ws *BatchWorkspace, out []Sc
 		if err != nil {
 			return fmt.Errorf("serve: ScoreBatch: member %s: attribution: %w", m.Ex.MemberID, err)
 		}
-		uses := m.Attended
 		ind := &m.Ex.Indicators
 		out[k] = Score{
 			ChurnProbability: p,
 			Flags:            ind.Flags.Names(),
 			Tier:             ind.Tier.String(),
-			NextCourses: s.mapCourses(func(i int) (courseSeen, bool) {
-				for _, u := range uses {
-					if int(u.Course) == i {
-						return courseSeen{n: int(u.N), last: u.Last}, true
-					}
-				}
-				return courseSeen{}, false
-			}, m.HomeClub, ws.dist),
-			Reasons:        reasons,
-			Action:         s.action(ind, p),
-			AlreadyChurned: s.fz.AlreadyChurned(m.Ex),
+			NextCourses:      s.coursesFor(m.Attended, m.HomeClub, ws.dist),
+			Reasons:          reasons,
+			Action:           s.action(ind, p),
+			AlreadyChurned:   s.fz.AlreadyChurned(m.Ex),
 		}
 	}
 	return nil

@@ -370,22 +370,46 @@ func (s *BundleScorer) Recommend(ctx context.Context, h *History, asOf time.Time
 
 // nextCourses maps the category distribution onto courses (see Score).
 func (s *BundleScorer) nextCourses(h *History, dist []float64) []CourseProbability {
-	attended := map[string]courseSeen{}
+	return s.coursesFor(s.attended(h), h.Member.HomeClub, dist)
+}
+
+// attended is h's attendance of the bundle's courses, as
+// BatchMember.Attended holds it.
+func (s *BundleScorer) attended(h *History) []features.CourseUse {
+	var uses []features.CourseUse
 	for i := range h.Attendance {
 		a := &h.Attendance[i]
 		if a.CourseID == "" {
 			continue
 		}
-		v := attended[a.CourseID]
-		v.n++
-		v.last = max(v.last, a.TS.UnixNano())
-		attended[a.CourseID] = v
+		c, ok := s.courseIdx[a.CourseID]
+		if !ok {
+			continue
+		}
+		k := 0
+		for k < len(uses) && uses[k].Course != c {
+			k++
+		}
+		if k == len(uses) {
+			uses = append(uses, features.CourseUse{Course: c})
+		}
+		uses[k].N++
+		uses[k].Last = max(uses[k].Last, a.TS.UnixNano())
 	}
-	spec := s.b.Spec
+	return uses
+}
+
+// coursesFor maps the category distribution onto courses for a member who
+// attended uses and whose home club is homeClub (see Score).
+func (s *BundleScorer) coursesFor(uses []features.CourseUse, homeClub string, dist []float64) []CourseProbability {
 	return s.mapCourses(func(i int) (courseSeen, bool) {
-		v, ok := attended[spec.Courses[i]]
-		return v, ok
-	}, h.Member.HomeClub, dist)
+		for _, u := range uses {
+			if int(u.Course) == i {
+				return courseSeen{n: int(u.N), last: u.Last}, true
+			}
+		}
+		return courseSeen{}, false
+	}, homeClub, dist)
 }
 
 // courseSeen is how often a member attended a course and when last (unix

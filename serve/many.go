@@ -83,32 +83,6 @@ func (s *BundleScorer) scoreMany(ctx context.Context, hs []*History, asOf time.T
 	return nil
 }
 
-// attended is h's attendance of the bundle's courses, as ScoreBatch's
-// BatchMember.Attended wants it (nextCourses reads the same from h).
-func (s *BundleScorer) attended(h *History) []features.CourseUse {
-	var uses []features.CourseUse
-	for i := range h.Attendance {
-		a := &h.Attendance[i]
-		if a.CourseID == "" {
-			continue
-		}
-		c, ok := s.courseIdx[a.CourseID]
-		if !ok {
-			continue
-		}
-		k := 0
-		for k < len(uses) && uses[k].Course != c {
-			k++
-		}
-		if k == len(uses) {
-			uses = append(uses, features.CourseUse{Course: c})
-		}
-		uses[k].N++
-		uses[k].Last = max(uses[k].Last, a.TS.UnixNano())
-	}
-	return uses
-}
-
 // storedResult is one member's outcome in scoreStoredMany, as scoreStored
 // returns it: a score, a per-member error, or neither (skipped: had
 // already churned).
