@@ -788,39 +788,34 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 	ctx := stream.Context()
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
 	skipped := 0
-	// send scores ids (a chunk: one network run per manyChunk members)
-	// and sends the results in order.
+	// send scores ids and sends the results in order, manyChunk members
+	// at a time (one network run each).
 	send := func(ids []string, skipChurned bool) error {
-		rs, err := s.scoreStoredMany(ctx, ls, ids, asOf, topK, skipChurned)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			resp := &retainv1.StreamScoresResponse{}
-			switch {
-			case r.err != nil:
-				resp.Result = &retainv1.StreamScoresResponse_Error{Error: r.err}
-			case r.score != nil:
-				resp.Result = &retainv1.StreamScoresResponse_Score{Score: r.score}
-			default:
-				skipped++
-				continue
-			}
-			if err := stream.Send(resp); err != nil {
+		for lo := 0; lo < len(ids); lo += manyChunk {
+			rs, err := s.scoreStoredMany(ctx, ls, ids[lo:min(lo+manyChunk, len(ids))], asOf, topK, skipChurned)
+			if err != nil {
 				return err
+			}
+			for _, r := range rs {
+				resp := &retainv1.StreamScoresResponse{}
+				switch {
+				case r.err != nil:
+					resp.Result = &retainv1.StreamScoresResponse_Error{Error: r.err}
+				case r.score != nil:
+					resp.Result = &retainv1.StreamScoresResponse_Score{Score: r.score}
+				default:
+					skipped++
+					continue
+				}
+				if err := stream.Send(resp); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
 	if ids := req.GetMemberIds(); len(ids) > 0 {
-		for len(ids) > 0 {
-			n := min(len(ids), manyChunk)
-			if err := send(ids[:n], false); err != nil {
-				return err
-			}
-			ids = ids[n:]
-		}
-		return nil
+		return send(ids, false)
 	}
 	defer func() {
 		stream.SetTrailer(metadata.Pairs(SkippedChurnedTrailer, strconv.Itoa(skipped)))
@@ -833,10 +828,8 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 			s.log.Error("list members", "err", err)
 			return status.Error(codes.Internal, "reading the member state failed")
 		}
-		for lo := 0; lo < len(ids); lo += manyChunk {
-			if err := send(ids[lo:min(lo+manyChunk, len(ids))], skip); err != nil {
-				return err
-			}
+		if err := send(ids, skip); err != nil {
+			return err
 		}
 		if len(ids) < streamPage {
 			return nil
