@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"testing"
-	"time"
 )
 
 // BenchmarkLoopbackEcho measures the floor under every call of
@@ -44,13 +43,7 @@ func BenchmarkLoopbackEcho(b *testing.B) {
 		defer c.Close()
 		pool <- c
 	}
-	cfg := Config{Rate: 1000, Duration: 10 * time.Second, MaxInFlight: conns}
-	if v := os.Getenv("RETAIN_BENCH_DURATION"); v != "" {
-		var err error
-		if cfg.Duration, err = time.ParseDuration(v); err != nil || cfg.Duration <= 0 {
-			b.Fatalf("RETAIN_BENCH_DURATION %q: want a positive duration such as 30s", v)
-		}
-	}
+	cfg := Config{Rate: 1000, Duration: benchDuration(b), MaxInFlight: conns}
 	for range b.N {
 		res, err := Run(context.Background(), cfg, func(ctx context.Context, _ int) error {
 			c := <-pool

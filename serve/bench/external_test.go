@@ -97,12 +97,7 @@ func BenchmarkExternal(b *testing.B) {
 			b.Fatalf("RETAIN_BENCH_CALLS %q: no such call", v)
 		}
 	}
-	cfg := Config{Rate: 1000, Duration: 10 * time.Second}
-	if v := os.Getenv("RETAIN_BENCH_DURATION"); v != "" {
-		if cfg.Duration, err = time.ParseDuration(v); err != nil || cfg.Duration <= 0 {
-			b.Fatalf("RETAIN_BENCH_DURATION %q: want a positive duration such as 30s", v)
-		}
-	}
+	cfg := Config{Rate: 1000, Duration: benchDuration(b)}
 	ramp := os.Getenv("RETAIN_BENCH_RAMP") != ""
 	for range b.N {
 		for _, c := range calls {
@@ -130,4 +125,18 @@ func BenchmarkExternal(b *testing.B) {
 			b.Logf("%s: highest rate with p99 < 5ms and no error: %.0f/s", c.name, held)
 		}
 	}
+}
+
+// benchDuration is RETAIN_BENCH_DURATION (e.g. 30s), 10 s when unset: how
+// long BenchmarkExternal and BenchmarkLoopbackEcho load at 1,000/s.
+func benchDuration(b *testing.B) time.Duration {
+	v := os.Getenv("RETAIN_BENCH_DURATION")
+	if v == "" {
+		return 10 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		b.Fatalf("RETAIN_BENCH_DURATION %q: want a positive duration such as 30s", v)
+	}
+	return d
 }
