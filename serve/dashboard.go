@@ -276,7 +276,7 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 	}
 	var asOf time.Time
 	if v := q.Get("as_of"); v != "" {
-		t, err := parseAsOf(v)
+		t, err := ParseAsOf(v)
 		if err != nil {
 			return fail(http.StatusBadRequest, client, "as_of: "+err.Error())
 		}
@@ -375,8 +375,10 @@ func (d *dashboard) write(w http.ResponseWriter, r *http.Request, client string,
 	return http.StatusOK, client, ""
 }
 
-// parseAsOf accepts an RFC 3339 instant or a date (midnight UTC).
-func parseAsOf(v string) (time.Time, error) {
+// ParseAsOf parses an as-of time as the dashboard's as_of parameter and
+// the command line's --as-of flags take it: an RFC 3339 instant, or a date
+// YYYY-MM-DD (midnight UTC).
+func ParseAsOf(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}

@@ -140,15 +140,12 @@ func printBatchReport(w io.Writer, r *batch.Report) {
 		r.Seconds, r.MembersPerSecond, r.ReadSeconds, r.FeatureSeconds, r.ScoreSeconds, r.ForwardSeconds, r.WriteSeconds)
 }
 
-// parseAsOf parses an --as-of value of the batch commands: a date
-// (YYYY-MM-DD, midnight UTC) or an RFC 3339 instant.
-func parseAsOf(s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
+// parseAsOf parses an --as-of value (serve.ParseAsOf: a date YYYY-MM-DD,
+// midnight UTC, or an RFC 3339 instant).
+func parseAsOf(v string) (time.Time, error) {
+	t, err := serve.ParseAsOf(v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 instant", s)
+		return time.Time{}, fmt.Errorf("--as-of: %w", err)
 	}
 	return t, nil
 }
