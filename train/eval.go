@@ -40,6 +40,10 @@ type EvalOptions struct {
 	// on the test split of the model's own training file, whose time split
 	// keeps the test period out of training. Default "": not checked.
 	ModelFingerprint string
+	// Bootstrap is the number of member-bootstrap resamples behind
+	// Report.Uncertainty (drawn with Seed). Default 0: DefaultBootstrap;
+	// negative: no intervals.
+	Bootstrap int
 }
 
 // Tiers in the order of the report: highest spend first.
@@ -82,6 +86,9 @@ type Report struct {
 	Oracle *OracleReport
 	// Bars are the acceptance bars of the model.
 	Bars []Bar
+	// Uncertainty has the bootstrap intervals of the main metrics and of
+	// the bars' margins; nil when EvalOptions.Bootstrap is negative.
+	Uncertainty *Uncertainty `json:",omitempty"`
 	// Notes are remarks about conventions that the numbers depend on.
 	Notes []string
 	// History is the model's training history (EvalOptions.History).
@@ -241,6 +248,15 @@ const (
 	BarHR3Margin        = 0.05 // HR@3 ≥ best baseline + 0.05
 )
 
+// The bars' names (Bar.Name).
+const (
+	barChurnOracle    = "churn AUC vs oracle"
+	barChurnBaselines = "churn AUC vs baselines"
+	barCalibration    = "calibration"
+	barHR3Oracle      = "HR@3 vs oracle"
+	barHR3Baselines   = "HR@3 vs baselines"
+)
+
 // evalCurves keeps what the plots need beyond the metrics.
 type evalCurves struct {
 	churnMethods  []string
@@ -274,8 +290,11 @@ func TruthPath(dir string) (string, error) {
 // The examples reach m with raw features, as read from the file; m must
 // apply its own normalisation. It gets a copy, so it may modify it.
 func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath string, opts *EvalOptions) (*Report, error) {
-	o := EvalOptions{MaxLogisticRows: 500000, MarkovAlpha: 1}
+	o := EvalOptions{MaxLogisticRows: 500000, MarkovAlpha: 1, Bootstrap: DefaultBootstrap}
 	if opts != nil {
+		if opts.Bootstrap != 0 {
+			o.Bootstrap = opts.Bootstrap
+		}
 		o.History = opts.History
 		o.Logistic = opts.Logistic
 		o.Seed = opts.Seed
@@ -361,6 +380,9 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 	}
 	sc.summarise(rep, truth)
 	rep.bars()
+	if o.Bootstrap > 0 {
+		sc.bootstrap(rep, o.Bootstrap, o.Seed)
+	}
 	rep.notes(truth)
 	return rep, nil
 }
@@ -543,6 +565,12 @@ type scoring struct {
 	truth  *truthIndex
 	model  bool
 
+	// memberIDs are the distinct members of the scored examples, in order
+	// of appearance; churnMem and nextMem index them per example.
+	memberIDs         []string
+	memberIdx         map[string]int32
+	churnMem, nextMem []int32
+
 	churnMethods  []string
 	probabilistic []bool
 	nextMethods   []string
@@ -576,7 +604,7 @@ type scoring struct {
 
 func newScoring(spec *features.FeatureSpec, l seqLayout, bl *baselines, model bool, truth *truthIndex) *scoring {
 	k := len(spec.Categories)
-	s := &scoring{spec: spec, layout: l, bl: bl, truth: truth, model: model,
+	s := &scoring{spec: spec, layout: l, bl: bl, truth: truth, model: model, memberIdx: map[string]int32{},
 		counts: make([]float64, k), last: make([]float64, k), buf: make([]float64, k), oracleKs: make([]float64, k)}
 	if model {
 		s.churnMethods = append(s.churnMethods, MethodModel)
@@ -633,6 +661,12 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 		tr = s.truth.rows[truthKey{ex.MemberID, ex.Cutoff.Unix()}]
 	}
 	tier := ex.Indicators.Tier
+	mem, ok := s.memberIdx[ex.MemberID]
+	if !ok {
+		mem = int32(len(s.memberIDs))
+		s.memberIdx[ex.MemberID] = mem
+		s.memberIDs = append(s.memberIDs, ex.MemberID)
+	}
 
 	if isChurn {
 		c.Churn++
@@ -642,6 +676,7 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 		}
 		s.labels = append(s.labels, y)
 		s.churnTier = append(s.churnTier, tier)
+		s.churnMem = append(s.churnMem, mem)
 		i := 0
 		if s.model {
 			s.scores[i] = append(s.scores[i], churnP)
@@ -673,6 +708,7 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 	if isNext {
 		c.Next++
 		s.nextTier = append(s.nextTier, tier)
+		s.nextMem = append(s.nextMem, mem)
 		i := 0
 		if s.model {
 			s.ranks[i] = append(s.ranks[i], Rank(modelNext, nc))
@@ -895,48 +931,48 @@ func (r *Report) bars() {
 	rule1 := fmt.Sprintf("churn ROC-AUC ≥ %.2f × oracle ROC-AUC (matched examples)", BarChurnOracleShare)
 	switch {
 	case mc == nil:
-		r.Bars = append(r.Bars, na("churn AUC vs oracle", rule1, noModel))
+		r.Bars = append(r.Bars, na(barChurnOracle, rule1, noModel))
 	case r.Oracle == nil:
-		r.Bars = append(r.Bars, na("churn AUC vs oracle", rule1, noTruth))
+		r.Bars = append(r.Bars, na(barChurnOracle, rule1, noTruth))
 	default:
 		m, o := churnRow(r.Oracle.Churn, MethodModel).All.ROCAUC, churnRow(r.Oracle.Churn, MethodOracle).All.ROCAUC
 		thr := BarChurnOracleShare * o
-		r.Bars = append(r.Bars, check("churn AUC vs oracle", rule1, m, thr, m >= thr,
+		r.Bars = append(r.Bars, check(barChurnOracle, rule1, m, thr, m >= thr,
 			fmt.Sprintf("model %.4f, oracle %.4f, share %.4f on %d matched examples", m, o, m/o, r.Oracle.ChurnMatched)))
 	}
 	rule2 := fmt.Sprintf("churn ROC-AUC ≥ best baseline ROC-AUC + %.2f", BarChurnMargin)
 	if mc == nil {
-		r.Bars = append(r.Bars, na("churn AUC vs baselines", rule2, noModel))
+		r.Bars = append(r.Bars, na(barChurnBaselines, rule2, noModel))
 	} else {
 		thr := bestC + BarChurnMargin
-		r.Bars = append(r.Bars, check("churn AUC vs baselines", rule2, mc.All.ROCAUC, thr, mc.All.ROCAUC >= thr,
+		r.Bars = append(r.Bars, check(barChurnBaselines, rule2, mc.All.ROCAUC, thr, mc.All.ROCAUC >= thr,
 			fmt.Sprintf("model %.4f, best baseline %s %.4f", mc.All.ROCAUC, bestCName, bestC)))
 	}
 	rule3 := fmt.Sprintf("churn expected calibration error < %.2f (%d equal-width bins)", BarECE, ECEBins)
 	if mc == nil {
-		r.Bars = append(r.Bars, na("calibration", rule3, noModel))
+		r.Bars = append(r.Bars, na(barCalibration, rule3, noModel))
 	} else {
-		r.Bars = append(r.Bars, check("calibration", rule3, mc.All.ECE, BarECE, mc.All.ECE < BarECE,
+		r.Bars = append(r.Bars, check(barCalibration, rule3, mc.All.ECE, BarECE, mc.All.ECE < BarECE,
 			fmt.Sprintf("model ECE %.4f", mc.All.ECE)))
 	}
 	rule4 := fmt.Sprintf("next-course HR@3 ≥ %.2f × oracle HR@3 (matched examples; oracle ties broken in its favour)", BarHR3OracleShare)
 	switch {
 	case mn == nil:
-		r.Bars = append(r.Bars, na("HR@3 vs oracle", rule4, noModel))
+		r.Bars = append(r.Bars, na(barHR3Oracle, rule4, noModel))
 	case r.Oracle == nil:
-		r.Bars = append(r.Bars, na("HR@3 vs oracle", rule4, noTruth))
+		r.Bars = append(r.Bars, na(barHR3Oracle, rule4, noTruth))
 	default:
 		m, o := nextRow(r.Oracle.Next, MethodModel).All.HR3, r.Oracle.HR3Optimistic
 		thr := BarHR3OracleShare * o
-		r.Bars = append(r.Bars, check("HR@3 vs oracle", rule4, m, thr, m >= thr,
+		r.Bars = append(r.Bars, check(barHR3Oracle, rule4, m, thr, m >= thr,
 			fmt.Sprintf("model %.4f, oracle %.4f, share %.4f on %d matched examples", m, o, m/o, r.Oracle.NextMatched)))
 	}
 	rule5 := fmt.Sprintf("next-course HR@3 ≥ best baseline HR@3 + %.2f", BarHR3Margin)
 	if mn == nil {
-		r.Bars = append(r.Bars, na("HR@3 vs baselines", rule5, noModel))
+		r.Bars = append(r.Bars, na(barHR3Baselines, rule5, noModel))
 	} else {
 		thr := bestN + BarHR3Margin
-		r.Bars = append(r.Bars, check("HR@3 vs baselines", rule5, mn.All.HR3, thr, mn.All.HR3 >= thr,
+		r.Bars = append(r.Bars, check(barHR3Baselines, rule5, mn.All.HR3, thr, mn.All.HR3 >= thr,
 			fmt.Sprintf("model %.4f, best baseline %s %.4f", mn.All.HR3, bestNName, bestN)))
 	}
 }

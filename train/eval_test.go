@@ -118,9 +118,13 @@ func TestEvaluate(t *testing.T) {
 	var churnY []bool
 	var recency []float64
 	var nextTrue []int
+	members := map[string]bool{}
 	for _, e := range exs {
 		if e.split != features.SplitTest || e.label.Excluded {
 			continue
+		}
+		if (!e.label.Censored && e.label.Churn >= 0) || e.label.NextCategory >= 0 {
+			members[e.member] = true
 		}
 		if !e.label.Censored && e.label.Churn >= 0 {
 			churnY = append(churnY, e.label.Churn == 1)
@@ -130,6 +134,7 @@ func TestEvaluate(t *testing.T) {
 			nextTrue = append(nextTrue, int(e.label.NextCategory))
 		}
 	}
+	testMembers := len(members)
 	if len(churnY) < 100 || len(nextTrue) < 100 {
 		t.Fatalf("fixture too small: %d churn and %d next-course test examples", len(churnY), len(nextTrue))
 	}
@@ -189,6 +194,9 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("bar %q without a model: %s", b.Name, b.Status)
 			}
 		}
+		if u := base.Uncertainty; u == nil || len(u.Bars) != 0 || len(u.Metrics) == 0 {
+			t.Errorf("uncertainty without a model %+v: want intervals of the baselines and none of bars", u)
+		}
 	})
 
 	t.Run("oracle as model", func(t *testing.T) {
@@ -222,6 +230,29 @@ func TestEvaluate(t *testing.T) {
 		}
 		if b := rep.Bars[0]; b.Status != BarPass {
 			t.Errorf("the oracle fails its own bar: %+v", b)
+		}
+		// The bootstrap resamples the test members; with the oracle as the
+		// model, the model's matched figures are the oracle's in every
+		// resample, so their intervals are equal and the share bar passes
+		// in all of them.
+		u := rep.Uncertainty
+		if u == nil || u.Members != testMembers || u.Resamples != DefaultBootstrap {
+			t.Fatalf("uncertainty %+v: want %d resamples of %d test members", u, DefaultBootstrap, testMembers)
+		}
+		var mi, oi MetricInterval
+		for _, x := range u.Metrics {
+			switch {
+			case x.Method == MethodModel && x.Metric == "ROC-AUC (matched)":
+				mi = x
+			case x.Method == MethodOracle && x.Metric == "ROC-AUC (matched)":
+				oi = x
+			}
+		}
+		if mi.Lo != oi.Lo || mi.Hi != oi.Hi || !(mi.Lo < mi.Value && mi.Value < mi.Hi) {
+			t.Errorf("matched ROC-AUC intervals: model %+v, oracle %+v", mi, oi)
+		}
+		if len(u.Bars) != len(rep.Bars) || u.Bars[0].Name != barChurnOracle || u.Bars[0].PassShare != 1 {
+			t.Errorf("bar intervals %+v for bars %+v", u.Bars, rep.Bars)
 		}
 		// The baselines do not depend on the model.
 		for i, c := range base.Churn {

@@ -193,6 +193,41 @@ func (r *Report) barTable() *table {
 	return t
 }
 
+// barTable is the margins of the bars with their intervals.
+func (u *Uncertainty) barTable() *table {
+	t := &table{head: []string{"bar", "margin", "interval", "resamples passing"}}
+	for _, b := range u.Bars {
+		t.add(b.Name, fmtSigned(b.Margin), "["+fmtSigned(b.Lo)+", "+fmtSigned(b.Hi)+"]", fmtShare(b.PassShare))
+	}
+	return t
+}
+
+// writeMarkdown writes the Uncertainty section of the Markdown report.
+func (u *Uncertainty) writeMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "## Uncertainty\n\n"+
+		"Member bootstrap (docs/evaluation.md): %d resamples of the %d test members, each drawn member with all of its test examples, seed %d; "+
+		"every figure and bar recomputed on each resample, %s percentile intervals.\n\n",
+		u.Resamples, u.Members, u.Seed, fmtShare(Num(u.Level)))
+	if len(u.Bars) > 0 {
+		fmt.Fprintf(w, "Margin past each bar (value − threshold; for calibration threshold − value): "+
+			"an interval wholly below 0 is a miss larger than the test split's sampling noise.\n\n")
+		u.barTable().markdown(w)
+	}
+	t := &table{head: []string{"method", "metric", "value", "interval"}}
+	for _, m := range u.Metrics {
+		t.add(m.Method, m.Metric, fmtNum(m.Value), "["+fmtNum(m.Lo)+", "+fmtNum(m.Hi)+"]")
+	}
+	t.markdown(w)
+}
+
+// fmtSigned formats v with 4 decimals and its sign; – for NaN.
+func fmtSigned(v Num) string {
+	if math.IsNaN(float64(v)) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.4f", float64(v))
+}
+
 func dates(ts []time.Time) string {
 	s := make([]string, len(ts))
 	for i, t := range ts {
@@ -223,6 +258,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		t.add(b.Name, b.Status, fmtNum(b.Value), fmtNum(b.Threshold), b.Detail)
 	}
 	t.text(bw)
+	if u := r.Uncertainty; u != nil && len(u.Bars) > 0 {
+		fmt.Fprintf(bw, "\nmargins past the bars, with %s intervals from %d member-bootstrap resamples of %d members\n",
+			fmtShare(Num(u.Level)), u.Resamples, u.Members)
+		u.barTable().text(bw)
+	}
 	return bw.Flush()
 }
 
@@ -265,6 +305,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	p("## Bars\n\n")
 	r.barTable().markdown(bw)
+	if u := r.Uncertainty; u != nil {
+		u.writeMarkdown(bw)
+	}
 
 	p("## Churn\n\n")
 	p("All methods on the same %d test examples", c.Churn)

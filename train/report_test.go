@@ -72,6 +72,17 @@ func evalHandReport() *Report {
 		Notes:   []string{"a note"},
 	}
 	r.bars()
+	// Intervals as the bootstrap would give them (hand-made; the margins
+	// are the bars' above).
+	r.Uncertainty = &Uncertainty{Resamples: 1000, Members: 600, Seed: 0, Level: BootstrapLevel,
+		Metrics: []MetricInterval{
+			{Method: MethodModel, Metric: "ROC-AUC", Value: 0.93, Lo: 0.91, Hi: 0.95},
+			{Method: MethodRecency, Metric: "ECE", Value: nan, Lo: nan, Hi: nan},
+		},
+		Bars: []BarInterval{
+			{Name: barChurnOracle, Margin: Num(0.93 - 0.97*0.96), Lo: -0.0212, Hi: 0.0188, PassShare: 0.43},
+			{Name: barCalibration, Margin: Num(0.03 - 0.0299), Lo: -0.004, Hi: 0.0031, PassShare: 0.51},
+		}}
 	return r
 }
 

@@ -29,10 +29,18 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "directory for report.md, report.json and the plots (required)")
 	noTruth := fs.Bool("no-truth", false, "do not look for ground truth in --data")
 	fs.IntVar(&o.MaxLogisticRows, "logistic-rows", 500000, "at most this many training rows for the logistic-regression baseline (sampled beyond)")
-	fs.Uint64Var(&o.Seed, "seed", 0, "seed of that sample")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of that sample and of the bootstrap")
+	fs.IntVar(&o.Bootstrap, "bootstrap", train.DefaultBootstrap, "member-bootstrap resamples behind the intervals of the metrics and the bars' margins (0: none)")
 	protocol := fs.String("protocol", "split", "split: the test split of --features against the baselines (and the oracle); holdout: the calibration/holdout protocol of a member-split file (--features built with --split member, --data its dataset) against BG/NBD, logistic regressions and the recency rule (docs/evaluation.md, Real data: CDNOW); folds: combine the holdout.json files of the K folds of a --folds K split, given as arguments, into mean ± sd per method and metric (folds.md, folds.json in --out)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch {
+	case o.Bootstrap < 0:
+		fmt.Fprintf(stderr, "retain evaluate: --bootstrap %d: want a count of resamples, or 0 for none\n", o.Bootstrap)
+		return errUsage
+	case o.Bootstrap == 0:
+		o.Bootstrap = -1 // EvalOptions: negative is none
 	}
 	switch *protocol {
 	case "split":

@@ -62,6 +62,23 @@ func TestEvaluateCLI(t *testing.T) {
 	if rep.Churn[0].Method != train.MethodModel || rep.Oracle == nil || rep.ModelFingerprint != rep.DataFingerprint {
 		t.Errorf("report: first method %q, oracle %v, fingerprints %s / %s", rep.Churn[0].Method, rep.Oracle != nil, rep.ModelFingerprint, rep.DataFingerprint)
 	}
+	if u := rep.Uncertainty; u == nil || u.Resamples != train.DefaultBootstrap || len(u.Bars) != len(rep.Bars) {
+		t.Errorf("report uncertainty %+v: want %d resamples and an interval per bar", u, train.DefaultBootstrap)
+	}
+	if !strings.Contains(stdout, "member-bootstrap resamples") {
+		t.Errorf("no bar intervals printed:\n%s", stdout)
+	}
+	// --bootstrap 0: no intervals; a negative count is a usage error.
+	out = filepath.Join(dir, "noboot")
+	if code, stdout, stderr := runCLI(t, "evaluate", "--model", bundle, "--features", feat, "--out", out, "--bootstrap", "0"); code != 0 || strings.Contains(stdout, "member-bootstrap") {
+		t.Errorf("evaluate --bootstrap 0: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, train.ReportJSON)); err != nil || strings.Contains(string(b), `"Uncertainty"`) {
+		t.Errorf("--bootstrap 0 report (err %v) has uncertainty", err)
+	}
+	if code, _, stderr := runCLI(t, "evaluate", "--model", bundle, "--features", feat, "--out", out, "--bootstrap", "-5"); code != 2 || !strings.Contains(stderr, "--bootstrap -5") {
+		t.Errorf("evaluate --bootstrap -5: exit %d, stderr %s", code, stderr)
+	}
 
 	// A training file with another label definition is refused.
 	other := filepath.Join(dir, "absence.rtfs")

@@ -1,0 +1,304 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"retain/features"
+)
+
+// dup repeats every element x[i] w[i] times: the sample that weights stand
+// for.
+func dup[T any](x []T, w []float64) []T {
+	var out []T
+	for i, v := range x {
+		for range int(w[i]) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// weightedCase is a sample with ties, zero weights and weights above one.
+func weightedCase(seed uint64, n int) (scores []float64, labels []bool, w []float64) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	for range n {
+		y := r.Float64() < 0.2
+		s := math.Round(r.NormFloat64()*4) / 8 // coarse: many ties
+		if y {
+			s += 0.5
+		}
+		scores = append(scores, min(max(0.5+s/4, 0), 1)) // also probabilities, for ECE
+		labels = append(labels, y)
+		w = append(w, float64(r.IntN(4))) // 0 .. 3
+	}
+	return scores, labels, w
+}
+
+// The weighted metrics equal the plain ones on the sample the weights
+// stand for (each example repeated weight times).
+func TestWeightedMetricsMatchDuplicated(t *testing.T) {
+	for seed := range uint64(5) {
+		scores, labels, w := weightedCase(seed, 300)
+		ds, dl := dup(scores, w), dup(labels, w)
+		if got, want := weightedAUC(sortScores(scores), labels, w), ROCAUC(ds, dl); math.Abs(got-want) > 1e-12 {
+			t.Errorf("seed %d: weighted AUC %v, ROCAUC of the repeated sample %v", seed, got, want)
+		}
+		if got, want := weightedECE(eceBins(scores), scores, labels, w), ECE(ds, dl); math.Abs(got-want) > 1e-12 {
+			t.Errorf("seed %d: weighted ECE %v, ECE of the repeated sample %v", seed, got, want)
+		}
+		ones := slices.Repeat([]float64{1}, len(w))
+		if got, want := weightedAUC(sortScores(scores), labels, ones), ROCAUC(scores, labels); math.Abs(got-want) > 1e-12 {
+			t.Errorf("seed %d: unit weights AUC %v, ROCAUC %v", seed, got, want)
+		}
+	}
+	// NaN scores (unmatched oracle rows) count for nothing at weight 0.
+	scores, labels, w := weightedCase(9, 200)
+	withNaN := slices.Clone(scores)
+	for i := range withNaN {
+		if i%7 == 0 {
+			withNaN[i], w[i] = math.NaN(), 0
+		}
+	}
+	if got, want := weightedAUC(sortScores(withNaN), labels, w), ROCAUC(dup(scores, w), dup(labels, w)); math.Abs(got-want) > 1e-12 {
+		t.Errorf("with NaN at weight 0: weighted AUC %v, want %v", got, want)
+	}
+	if got := weightedAUC(sortScores([]float64{0.1, 0.2}), []bool{yes, yes}, []float64{1, 1}); !math.IsNaN(got) {
+		t.Errorf("no negatives: AUC %v, want NaN", got)
+	}
+}
+
+// bootScoring builds the scoring Evaluate would have collected for a model
+// and one baseline on churn and next-course examples, member[i] being the
+// member of example i, and returns the report with its bootstrap.
+func bootScoring(t *testing.T, model, base []float64, labels []bool, modelRank, baseRank []int, member []string, B int, seed uint64) *Report {
+	t.Helper()
+	s := &scoring{model: true, memberIdx: map[string]int32{},
+		churnMethods:  []string{MethodModel, MethodLogistic},
+		probabilistic: []bool{true, true},
+		nextMethods:   []string{MethodModel, MethodMostFrequent},
+		labels:        labels,
+		scores:        [][]float64{model, base},
+		ranks:         [][]int{modelRank, baseRank},
+		recency:       make([]bool, len(labels)),
+	}
+	for range labels {
+		s.churnTier = append(s.churnTier, features.TierActive)
+	}
+	for range modelRank {
+		s.nextTier = append(s.nextTier, features.TierActive)
+	}
+	for _, m := range member {
+		k, ok := s.memberIdx[m]
+		if !ok {
+			k = int32(len(s.memberIDs))
+			s.memberIdx[m] = k
+			s.memberIDs = append(s.memberIDs, m)
+		}
+		s.churnMem = append(s.churnMem, k)
+		s.nextMem = append(s.nextMem, k)
+	}
+	rep := &Report{}
+	s.summarise(rep, nil)
+	rep.bars()
+	s.bootstrap(rep, B, seed)
+	return rep
+}
+
+func metricInterval(t *testing.T, u *Uncertainty, method, metric string) MetricInterval {
+	t.Helper()
+	for _, m := range u.Metrics {
+		if m.Method == method && m.Metric == metric {
+			return m
+		}
+	}
+	t.Fatalf("no interval for %s %s in %+v", method, metric, u.Metrics)
+	return MetricInterval{}
+}
+
+// delongSE is the standard error of the ROC-AUC of independent examples by
+// DeLong, DeLong & Clarke-Pearson (Biometrics 44, 1988): the variance of
+// the structural components over the positives and over the negatives,
+// Var = S₁₀/n₁ + S₀₁/n₀.
+func delongSE(scores []float64, labels []bool) float64 {
+	var pos, neg []float64
+	for i, s := range scores {
+		if labels[i] {
+			pos = append(pos, s)
+		} else {
+			neg = append(neg, s)
+		}
+	}
+	psi := func(x, y float64) float64 {
+		switch {
+		case x > y:
+			return 1
+		case x == y:
+			return 0.5
+		}
+		return 0
+	}
+	v10 := make([]float64, len(pos))
+	v01 := make([]float64, len(neg))
+	for i, x := range pos {
+		for j, y := range neg {
+			p := psi(x, y)
+			v10[i] += p / float64(len(neg))
+			v01[j] += p / float64(len(pos))
+		}
+	}
+	variance := func(v []float64) float64 {
+		var m, s float64
+		for _, x := range v {
+			m += x
+		}
+		m /= float64(len(v))
+		for _, x := range v {
+			s += (x - m) * (x - m)
+		}
+		return s / float64(len(v)-1)
+	}
+	return math.Sqrt(variance(v10)/float64(len(pos)) + variance(v01)/float64(len(neg)))
+}
+
+// With one example per member the bootstrap's spread of the ROC-AUC is
+// the AUC's sampling error, which DeLong's estimator gives in closed form.
+func TestBootstrapAUCMatchesDeLong(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 2))
+	const n = 2000
+	var model, base []float64
+	var labels []bool
+	var member []string
+	var ranks []int
+	for i := range n {
+		y := r.Float64() < 0.1
+		shift := 0.0
+		if y {
+			shift = 1.5 // binormal, AUC ≈ Φ(1.5/√2) ≈ 0.86
+		}
+		model = append(model, r.NormFloat64()+shift)
+		base = append(base, r.NormFloat64()+shift/2)
+		labels = append(labels, y)
+		member = append(member, fmt.Sprint("M", i))
+		ranks = append(ranks, 1+r.IntN(5))
+	}
+	rep := bootScoring(t, model, base, labels, ranks, ranks, member, 2000, 1)
+	m := metricInterval(t, rep.Uncertainty, MethodModel, "ROC-AUC")
+	// A 95 % interval of a near-normal statistic spans ±1.96 SE.
+	got := float64(m.Hi-m.Lo) / (2 * 1.96)
+	want := delongSE(model, labels)
+	if math.Abs(got/want-1) > 0.10 {
+		t.Errorf("bootstrap SE of ROC-AUC %.5f (interval [%.4f, %.4f]), DeLong %.5f: off by more than 10 %%", got, m.Lo, m.Hi, want)
+	}
+	if m.Value != rep.Churn[0].All.ROCAUC || !(m.Lo < m.Value && m.Value < m.Hi) {
+		t.Errorf("model ROC-AUC %v with interval [%v, %v]: want the split's figure %v inside it", m.Value, m.Lo, m.Hi, rep.Churn[0].All.ROCAUC)
+	}
+	if rep.Uncertainty.Members != n || rep.Uncertainty.Resamples != 2000 {
+		t.Errorf("%d members, %d resamples; want %d, 2000", rep.Uncertainty.Members, rep.Uncertainty.Resamples, n)
+	}
+}
+
+// The resampled unit is the member: giving every member three copies of
+// its example changes no interval, where resampling examples would shrink
+// them by √3. And the same seed gives the same intervals.
+func TestBootstrapResamplesMembers(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 3))
+	const n = 400
+	var model, base []float64
+	var labels []bool
+	var member []string
+	var mr, br []int
+	for i := range n {
+		y := r.Float64() < 0.2
+		shift := 0.0
+		if y {
+			shift = 1
+		}
+		model = append(model, r.NormFloat64()+shift)
+		base = append(base, r.NormFloat64()+shift/2)
+		labels = append(labels, y)
+		member = append(member, fmt.Sprint("M", i))
+		mr = append(mr, 1+r.IntN(4))
+		br = append(br, 1+r.IntN(6))
+	}
+	three := slices.Repeat([]float64{3}, n)
+	once := bootScoring(t, model, base, labels, mr, br, member, 300, 7)
+	thrice := bootScoring(t, dup(model, three), dup(base, three), dup(labels, three), dup(mr, three), dup(br, three), dup(member, three), 300, 7)
+	again := bootScoring(t, model, base, labels, mr, br, member, 300, 7)
+	u1, u3 := once.Uncertainty, thrice.Uncertainty
+	if u1.Members != n || u3.Members != n {
+		t.Fatalf("members %d and %d, want %d", u1.Members, u3.Members, n)
+	}
+	for i, m := range u1.Metrics {
+		m3 := u3.Metrics[i]
+		if m.Method != m3.Method || m.Metric != m3.Metric || math.Abs(float64(m.Lo-m3.Lo)) > 1e-12 || math.Abs(float64(m.Hi-m3.Hi)) > 1e-12 {
+			t.Errorf("%s %s: interval [%v, %v] once, [%v, %v] with each example thrice", m.Method, m.Metric, m.Lo, m.Hi, m3.Lo, m3.Hi)
+		}
+	}
+	for i, b := range u1.Bars {
+		b3 := u3.Bars[i]
+		if b.Name != b3.Name || math.Abs(float64(b.Lo-b3.Lo)) > 1e-12 || math.Abs(float64(b.Hi-b3.Hi)) > 1e-12 || b.PassShare != b3.PassShare {
+			t.Errorf("bar %s: %+v once, %+v thrice", b.Name, b, b3)
+		}
+	}
+	if !slices.Equal(u1.Metrics, again.Uncertainty.Metrics) || !slices.Equal(u1.Bars, again.Uncertainty.Bars) {
+		t.Error("the same seed gave different intervals")
+	}
+}
+
+// Each bar's margin is the bar's value minus its threshold (calibration:
+// the other way round), and a bar far past its threshold passes in every
+// resample, one far short in none.
+func TestBootstrapBars(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 4))
+	const n = 1500
+	var model, base []float64
+	var labels []bool
+	var member []string
+	var mr, br []int
+	for i := range n {
+		y := r.Float64() < 0.15
+		p := 0.05
+		if y {
+			p = 0.9
+		}
+		model = append(model, p) // separates perfectly, badly calibrated (ECE ≈ 0.1)
+		base = append(base, r.Float64())
+		labels = append(labels, y)
+		member = append(member, fmt.Sprint("M", i%500)) // three examples a member
+		mr = append(mr, 1)                              // HR@3 1 against 1/3 or so
+		br = append(br, 1+r.IntN(9))
+	}
+	rep := bootScoring(t, model, base, labels, mr, br, member, 200, 3)
+	want := map[string]float64{barChurnBaselines: 1, barCalibration: 0, barHR3Baselines: 1}
+	if len(rep.Uncertainty.Bars) != len(want) {
+		t.Fatalf("bars %+v, want %d (no oracle bars without truth)", rep.Uncertainty.Bars, len(want))
+	}
+	for _, b := range rep.Uncertainty.Bars {
+		var bar Bar
+		for _, x := range rep.Bars {
+			if x.Name == b.Name {
+				bar = x
+			}
+		}
+		margin := bar.Value - bar.Threshold
+		if b.Name == barCalibration {
+			margin = -margin
+		}
+		if b.Margin != margin {
+			t.Errorf("bar %s: margin %v, want %v from %+v", b.Name, b.Margin, margin, bar)
+		}
+		if float64(b.PassShare) != want[b.Name] {
+			t.Errorf("bar %s: passes in %v of the resamples, want %v (margin %v, interval [%v, %v])", b.Name, b.PassShare, want[b.Name], b.Margin, b.Lo, b.Hi)
+		}
+		if !(b.Lo <= b.Margin && b.Margin <= b.Hi) {
+			t.Errorf("bar %s: margin %v outside its interval [%v, %v]", b.Name, b.Margin, b.Lo, b.Hi)
+		}
+	}
+	if u := rep.Uncertainty; u.Members != 500 {
+		t.Errorf("%d members, want 500", u.Members)
+	}
+}
