@@ -37,6 +37,20 @@ type Uncertainty struct {
 	// Bars gives, for each bar of Report.Bars with a model, how far the
 	// model is past its threshold and how often it passes.
 	Bars []BarInterval
+	// Comparisons are the candidates' paired differences from the model
+	// (EvalOptions.Compare): ROC-AUC, ECE and HR@3 of each.
+	Comparisons []Comparison `json:",omitempty"`
+}
+
+// Comparison is a candidate's paired difference from the model in one
+// metric, both scored on the same resampled members.
+type Comparison struct {
+	Candidate, Metric string
+	// Diff is candidate − model on the test split, Lo and Hi its interval.
+	Diff, Lo, Hi Num
+	// BetterShare is the share of resamples in which the candidate is
+	// better: a higher ROC-AUC or HR@3, a lower ECE.
+	BetterShare Num
 }
 
 // MetricInterval is one metric of one method with its interval.
@@ -180,6 +194,9 @@ func weightedMean(x, w []float64) float64 {
 	return s / n
 }
 
+// last returns the last element of v.
+func last(v []float64) float64 { return v[len(v)-1] }
+
 // hits3 returns 1 where rank ≤ 3, else 0.
 func hits3(ranks []int) []float64 {
 	out := make([]float64, len(ranks))
@@ -221,9 +238,14 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 	for j := range s.churnMethods {
 		sorted[j] = sortScores(s.scores[j])
 	}
-	var modelBins []int8
+	// Model slots: the model, then the candidates (when there is a model).
+	nmod := 0
 	if s.model {
-		modelBins = eceBins(s.scores[0])
+		nmod = 1 + len(s.cands)
+	}
+	bins := make([][]int8, nmod)
+	for j := range bins {
+		bins[j] = eceBins(s.scores[j])
 	}
 	hits := make([][]float64, len(s.nextMethods))
 	for j := range s.nextMethods {
@@ -269,9 +291,9 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 	for j, name := range s.churnMethods {
 		aucS[j] = add(name, "ROC-AUC", rep.Churn[j].All.ROCAUC)
 	}
-	var eceS *series
-	if s.model {
-		eceS = add(MethodModel, "ECE", rep.Churn[0].All.ECE)
+	eceS := make([]*series, nmod)
+	for j := range eceS {
+		eceS[j] = add(s.churnMethods[j], "ECE", rep.Churn[j].All.ECE)
 	}
 	hrS := make([]*series, len(s.nextMethods))
 	for j, name := range s.nextMethods {
@@ -318,14 +340,14 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 		for j := range s.churnMethods {
 			a := weightedAUC(sorted[j], s.labels, wC)
 			aucS[j].vals = append(aucS[j].vals, a)
-			if isBaseline(s.churnMethods[j]) && !math.IsNaN(a) && (math.IsNaN(bestC) || a > bestC) {
+			if rep.isBaseline(s.churnMethods[j]) && !math.IsNaN(a) && (math.IsNaN(bestC) || a > bestC) {
 				bestC = a
 			}
 		}
 		for j := range s.nextMethods {
 			h := weightedMean(hits[j], wN)
 			hrS[j].vals = append(hrS[j].vals, h)
-			if isBaseline(s.nextMethods[j]) && !math.IsNaN(h) && (math.IsNaN(bestN) || h > bestN) {
+			if rep.isBaseline(s.nextMethods[j]) && !math.IsNaN(h) && (math.IsNaN(bestN) || h > bestN) {
 				bestN = h
 			}
 		}
@@ -355,17 +377,40 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 				bar(barHR3Oracle, mh-BarHR3OracleShare*oh, mh >= BarHR3OracleShare*oh)
 			}
 		}
+		for j := range nmod {
+			eceS[j].vals = append(eceS[j].vals, weightedECE(bins[j], s.scores[j], s.labels, wC))
+		}
 		if s.model {
-			a := aucS[0].vals[len(aucS[0].vals)-1]
+			a := last(aucS[0].vals)
 			bar(barChurnBaselines, a-(bestC+BarChurnMargin), a >= bestC+BarChurnMargin)
-			e := weightedECE(modelBins, s.scores[0], s.labels, wC)
-			eceS.vals = append(eceS.vals, e)
+			e := last(eceS[0].vals)
 			bar(barCalibration, BarECE-e, e < BarECE)
-			h := hrS[0].vals[len(hrS[0].vals)-1]
+			h := last(hrS[0].vals)
 			bar(barHR3Baselines, h-(bestN+BarHR3Margin), h >= bestN+BarHR3Margin)
 		}
 	}
 
+	// The candidates' differences, paired per resample (before the
+	// percentiles below sort each series in place).
+	for j := 1; j < nmod; j++ {
+		for _, m := range []struct {
+			name     string
+			a, b     *series // model, candidate
+			lowerWin bool
+		}{{"ROC-AUC", aucS[0], aucS[j], false}, {"ECE", eceS[0], eceS[j], true}, {"HR@3", hrS[0], hrS[j], false}} {
+			d := make([]float64, B)
+			better := 0
+			for k := range d {
+				d[k] = m.b.vals[k] - m.a.vals[k]
+				if (d[k] > 0 && !m.lowerWin) || (d[k] < 0 && m.lowerWin) {
+					better++
+				}
+			}
+			lo, hi := percentiles(d, BootstrapLevel)
+			u.Comparisons = append(u.Comparisons, Comparison{Candidate: s.churnMethods[j], Metric: m.name,
+				Diff: m.b.value - m.a.value, Lo: lo, Hi: hi, BetterShare: Num(float64(better) / float64(B))})
+		}
+	}
 	for _, x := range ser {
 		lo, hi := percentiles(x.vals, BootstrapLevel)
 		u.Metrics = append(u.Metrics, MetricInterval{Method: x.method, Metric: x.metric, Value: x.value, Lo: lo, Hi: hi})

@@ -76,6 +76,13 @@ func TestWeightedMetricsMatchDuplicated(t *testing.T) {
 // member of example i, and returns the report with its bootstrap.
 func bootScoring(t *testing.T, model, base []float64, labels []bool, modelRank, baseRank []int, member []string, B int, seed uint64) *Report {
 	t.Helper()
+	return bootCompare(t, model, nil, base, labels, modelRank, nil, baseRank, member, B, seed)
+}
+
+// bootCompare is bootScoring with a candidate "other" scoring cand and
+// ranking candRank (none when cand is nil).
+func bootCompare(t *testing.T, model, cand, base []float64, labels []bool, modelRank, candRank, baseRank []int, member []string, B int, seed uint64) *Report {
+	t.Helper()
 	s := &scoring{model: true, memberIdx: map[string]int32{},
 		churnMethods:  []string{MethodModel, MethodLogistic},
 		probabilistic: []bool{true, true},
@@ -84,6 +91,16 @@ func bootScoring(t *testing.T, model, base []float64, labels []bool, modelRank, 
 		scores:        [][]float64{model, base},
 		ranks:         [][]int{modelRank, baseRank},
 		recency:       make([]bool, len(labels)),
+	}
+	rep := &Report{}
+	if cand != nil {
+		s.cands = []Candidate{{Name: "other"}}
+		rep.Candidates = []CandidateInfo{{Name: "other"}}
+		s.churnMethods = slices.Insert(s.churnMethods, 1, "other")
+		s.probabilistic = slices.Insert(s.probabilistic, 1, true)
+		s.nextMethods = slices.Insert(s.nextMethods, 1, "other")
+		s.scores = slices.Insert(s.scores, 1, cand)
+		s.ranks = slices.Insert(s.ranks, 1, candRank)
 	}
 	for range labels {
 		s.churnTier = append(s.churnTier, features.TierActive)
@@ -101,7 +118,6 @@ func bootScoring(t *testing.T, model, base []float64, labels []bool, modelRank, 
 		s.churnMem = append(s.churnMem, k)
 		s.nextMem = append(s.nextMem, k)
 	}
-	rep := &Report{}
 	s.summarise(rep, nil)
 	rep.bars()
 	s.bootstrap(rep, B, seed)
@@ -300,5 +316,103 @@ func TestBootstrapBars(t *testing.T) {
 	}
 	if u := rep.Uncertainty; u.Members != 500 {
 		t.Errorf("%d members, want 500", u.Members)
+	}
+}
+
+// A candidate's differences from the model are paired: a candidate that
+// is the model plus a little noise differs from it by much less than
+// either metric's own interval, and the differences are those of the
+// split's figures. A candidate better than every baseline does not become
+// the baseline of the model's bars.
+func TestBootstrapComparisons(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 5))
+	const n = 2000
+	var model, cand, base []float64
+	var labels []bool
+	var member []string
+	var mr, cr, br []int
+	for i := range n {
+		y := r.Float64() < 0.15
+		shift := 0.0
+		if y {
+			shift = 1.2
+		}
+		x := r.NormFloat64() + shift
+		model = append(model, 1/(1+math.Exp(-x+2)))
+		cand = append(cand, 1/(1+math.Exp(-x-0.05*r.NormFloat64()+2)))
+		base = append(base, r.Float64())
+		labels = append(labels, y)
+		member = append(member, fmt.Sprint("M", i/2))
+		k := 1 + r.IntN(6)
+		mr = append(mr, k)
+		if r.Float64() < 0.05 {
+			k = 1 // the candidate ranks a few more right
+		}
+		cr = append(cr, k)
+		br = append(br, 1+r.IntN(10))
+	}
+	rep := bootCompare(t, model, cand, base, labels, mr, cr, br, member, 1000, 4)
+	u := rep.Uncertainty
+	if len(u.Comparisons) != 3 {
+		t.Fatalf("comparisons %+v, want ROC-AUC, ECE and HR@3", u.Comparisons)
+	}
+	own := metricInterval(t, u, MethodModel, "ROC-AUC")
+	for i, c := range u.Comparisons {
+		var want float64
+		switch c.Metric {
+		case "ROC-AUC":
+			want = float64(rep.Churn[1].All.ROCAUC - rep.Churn[0].All.ROCAUC)
+			if w, ow := float64(c.Hi-c.Lo), float64(own.Hi-own.Lo); w > ow/4 {
+				t.Errorf("ROC-AUC difference interval [%v, %v] (width %.4f) not much narrower than the model's own [%v, %v] (width %.4f): not paired?", c.Lo, c.Hi, w, own.Lo, own.Hi, ow)
+			}
+		case "ECE":
+			want = float64(rep.Churn[1].All.ECE - rep.Churn[0].All.ECE)
+		case "HR@3":
+			want = float64(rep.Next[1].All.HR3 - rep.Next[0].All.HR3)
+			if c.Lo <= 0 || c.BetterShare != 1 {
+				t.Errorf("HR@3: the candidate ranks about 3 %% more right, got %+v", c)
+			}
+		}
+		if c.Candidate != "other" || math.Abs(float64(c.Diff)-want) > 1e-15 {
+			t.Errorf("comparison %d: %+v, want difference %v", i, c, want)
+		}
+	}
+
+	// A candidate as good but with its own noise: the difference varies
+	// from resample to resample by about √2 times either AUC's own
+	// spread (coupling the two series in any other order than the
+	// resamples', e.g. sorted, would shrink it).
+	indep := make([]float64, n)
+	for i, y := range labels {
+		shift := 0.0
+		if y {
+			shift = 1.2
+		}
+		indep[i] = r.NormFloat64() + shift
+	}
+	ind := bootCompare(t, model, indep, base, labels, mr, cr, br, member, 1000, 4)
+	own = metricInterval(t, ind.Uncertainty, MethodModel, "ROC-AUC")
+	if c := ind.Uncertainty.Comparisons[0]; float64(c.Hi-c.Lo) < 1.1*float64(own.Hi-own.Lo) {
+		t.Errorf("independent candidate: difference interval [%v, %v] narrower than 1.1 × the model's own [%v, %v]", c.Lo, c.Hi, own.Lo, own.Hi)
+	}
+
+	// The same examples without the candidate: the same bars and margins.
+	alone := bootScoring(t, model, base, labels, mr, br, member, 1000, 4)
+	// (Compared as text: the oracle bars' NaN values are unequal to
+	// themselves.)
+	if a, b := fmt.Sprint(alone.Bars), fmt.Sprint(rep.Bars); a != b || !slices.Equal(alone.Uncertainty.Bars, rep.Uncertainty.Bars) {
+		t.Errorf("bars with a candidate %s, without %s", b, a)
+	}
+	// A candidate far better than the baselines leaves the model's bars
+	// alone too.
+	perfect := make([]float64, n)
+	ones := make([]int, n)
+	for i, y := range labels {
+		perfect[i] = oneIf(y)
+		ones[i] = 1
+	}
+	best := bootCompare(t, model, perfect, base, labels, mr, ones, br, member, 1000, 4)
+	if a, b := fmt.Sprint(alone.Bars), fmt.Sprint(best.Bars); a != b || !slices.Equal(alone.Uncertainty.Bars, best.Uncertainty.Bars) {
+		t.Errorf("bars with a perfect candidate %s, without %s", b, a)
 	}
 }

@@ -44,6 +44,29 @@ type EvalOptions struct {
 	// Report.Uncertainty (drawn with Seed). Default 0: DefaultBootstrap;
 	// negative: no intervals.
 	Bootstrap int
+	// Compare are other models scored beside the model on the same
+	// examples: each gets its rows in every table, and Uncertainty their
+	// paired differences from the model. The bars stay the model's.
+	// Default none; a candidate needs a model to compare with.
+	Compare []Candidate
+}
+
+// A Candidate is a model evaluated beside the main one
+// (EvalOptions.Compare).
+type Candidate struct {
+	// Name is its method name in the report's tables; it must differ
+	// from every other method's.
+	Name      string
+	Predictor Predictor
+	// Fingerprint is that of the training file it was trained on
+	// (model.Bundle.DataFingerprint); "" when unknown.
+	Fingerprint string
+}
+
+// CandidateInfo describes a candidate in a Report.
+type CandidateInfo struct {
+	Name        string
+	Fingerprint string `json:",omitempty"`
 }
 
 // Tiers in the order of the report: highest spend first.
@@ -84,6 +107,9 @@ type Report struct {
 	Baselines BaselineFit
 	// Oracle compares with the generator's ground truth; nil without one.
 	Oracle *OracleReport
+	// Candidates are the models compared with the model
+	// (EvalOptions.Compare), in the order of their rows.
+	Candidates []CandidateInfo `json:",omitempty"`
 	// Bars are the acceptance bars of the model.
 	Bars []Bar
 	// Uncertainty has the bootstrap intervals of the main metrics and of
@@ -299,6 +325,7 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 		o.Logistic = opts.Logistic
 		o.Seed = opts.Seed
 		o.ModelFingerprint = opts.ModelFingerprint
+		o.Compare = opts.Compare
 		if opts.MaxLogisticRows > 0 {
 			o.MaxLogisticRows = opts.MaxLogisticRows
 		}
@@ -306,6 +333,20 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 			o.MarkovAlpha = opts.MarkovAlpha
 		}
 	}
+	if len(o.Compare) > 0 && m == nil {
+		return nil, fmt.Errorf("train: %d models to compare but no model to compare them with", len(o.Compare))
+	}
+	taken := map[string]bool{}
+	for _, name := range []string{MethodModel, MethodOracle, MethodBaseRate, MethodRecency, MethodLogistic, MethodPopularity, MethodMostFrequent, MethodMarkov} {
+		taken[name] = true
+	}
+	for _, c := range o.Compare {
+		if c.Name == "" || taken[c.Name] || c.Predictor == nil {
+			return nil, fmt.Errorf("train: model to compare %q: want a predictor and a name unlike the other methods' (%q is taken or empty)", c.Name, c.Name)
+		}
+		taken[c.Name] = true
+	}
+
 	// Pass 1: fit the baselines on the training split.
 	fr, err := features.OpenFile(featuresPath)
 	if err != nil {
@@ -346,6 +387,9 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 		return nil, err
 	}
 	rep.ModelFingerprint = o.ModelFingerprint
+	for _, c := range o.Compare {
+		rep.Candidates = append(rep.Candidates, CandidateInfo{Name: c.Name, Fingerprint: c.Fingerprint})
+	}
 	for i, c := range hdr.Cutoffs {
 		switch hdr.Splits[i] {
 		case features.SplitTest:
@@ -368,7 +412,7 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 		return nil, err
 	}
 	defer fr.Close()
-	sc := newScoring(spec, layout, bl, m != nil, truth)
+	sc := newScoring(spec, layout, bl, m != nil, o.Compare, truth)
 	err = eachExample(ctx, fr, func(ex *features.Example) error {
 		if ex.Split != features.SplitTest {
 			return nil
@@ -564,6 +608,9 @@ type scoring struct {
 	bl     *baselines
 	truth  *truthIndex
 	model  bool
+	// cands are the models compared with the model; their methods follow
+	// the model's (slots 1 .. len(cands)).
+	cands []Candidate
 
 	// memberIDs are the distinct members of the scored examples, in order
 	// of appearance; churnMem and nextMem index them per example.
@@ -595,6 +642,8 @@ type scoring struct {
 	nextNoDist int
 
 	clone    features.Example
+	churnP   []float64 // per model slot, of the example being added
+	nextRank []int
 	counts   []float64
 	last     []float64
 	buf      []float64
@@ -602,14 +651,19 @@ type scoring struct {
 	oracleKs []float64
 }
 
-func newScoring(spec *features.FeatureSpec, l seqLayout, bl *baselines, model bool, truth *truthIndex) *scoring {
+func newScoring(spec *features.FeatureSpec, l seqLayout, bl *baselines, model bool, cands []Candidate, truth *truthIndex) *scoring {
 	k := len(spec.Categories)
-	s := &scoring{spec: spec, layout: l, bl: bl, truth: truth, model: model, memberIdx: map[string]int32{},
+	s := &scoring{spec: spec, layout: l, bl: bl, truth: truth, model: model, cands: cands, memberIdx: map[string]int32{},
 		counts: make([]float64, k), last: make([]float64, k), buf: make([]float64, k), oracleKs: make([]float64, k)}
 	if model {
 		s.churnMethods = append(s.churnMethods, MethodModel)
 		s.probabilistic = append(s.probabilistic, true)
 		s.nextMethods = append(s.nextMethods, MethodModel)
+		for _, c := range cands {
+			s.churnMethods = append(s.churnMethods, c.Name)
+			s.probabilistic = append(s.probabilistic, true)
+			s.nextMethods = append(s.nextMethods, c.Name)
+		}
 	}
 	s.churnMethods = append(s.churnMethods, MethodLogistic, MethodRecency, MethodBaseRate)
 	s.probabilistic = append(s.probabilistic, true, false, true)
@@ -644,16 +698,29 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 	s.layout.lastClassWeek(ex.Seq, s.last)
 	s.feat = churnFeatures(&ex.Indicators, s.bl.minor, s.feat[:0])
 
-	var churnP float64
-	var modelNext []float64
+	// The model's and the candidates' predictions, in method slots.
+	nm := 0
 	if m != nil {
-		cloneExample(&s.clone, ex)
-		churnP, modelNext = m.Predict(&s.clone)
-		if math.IsNaN(churnP) || churnP < 0 || churnP > 1 {
-			return fmt.Errorf("model: member %s at %s: churn probability %v", ex.MemberID, ex.Cutoff.Format(time.DateOnly), churnP)
+		nm = 1 + len(s.cands)
+	}
+	s.churnP = s.churnP[:0]
+	s.nextRank = s.nextRank[:0]
+	for j := range nm {
+		p, name := m, MethodModel
+		if j > 0 {
+			p, name = s.cands[j-1].Predictor, s.cands[j-1].Name
 		}
-		if len(modelNext) != len(s.spec.Categories) {
-			return fmt.Errorf("model: member %s at %s: %d next-category scores for %d categories", ex.MemberID, ex.Cutoff.Format(time.DateOnly), len(modelNext), len(s.spec.Categories))
+		cloneExample(&s.clone, ex)
+		churnP, next := p.Predict(&s.clone)
+		if math.IsNaN(churnP) || churnP < 0 || churnP > 1 {
+			return fmt.Errorf("%s: member %s at %s: churn probability %v", name, ex.MemberID, ex.Cutoff.Format(time.DateOnly), churnP)
+		}
+		if len(next) != len(s.spec.Categories) {
+			return fmt.Errorf("%s: member %s at %s: %d next-category scores for %d categories", name, ex.MemberID, ex.Cutoff.Format(time.DateOnly), len(next), len(s.spec.Categories))
+		}
+		s.churnP = append(s.churnP, churnP)
+		if isNext {
+			s.nextRank = append(s.nextRank, Rank(next, nc))
 		}
 	}
 	var tr *synth.Truth
@@ -678,8 +745,8 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 		s.churnTier = append(s.churnTier, tier)
 		s.churnMem = append(s.churnMem, mem)
 		i := 0
-		if s.model {
-			s.scores[i] = append(s.scores[i], churnP)
+		for _, p := range s.churnP {
+			s.scores[i] = append(s.scores[i], p)
 			i++
 		}
 		s.scores[i] = append(s.scores[i], s.bl.logistic.Prob(s.feat))
@@ -710,8 +777,8 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 		s.nextTier = append(s.nextTier, tier)
 		s.nextMem = append(s.nextMem, mem)
 		i := 0
-		if s.model {
-			s.ranks[i] = append(s.ranks[i], Rank(modelNext, nc))
+		for _, r := range s.nextRank {
+			s.ranks[i] = append(s.ranks[i], r)
 			i++
 		}
 		s.bl.markov.Scores(s.last, s.buf)
@@ -893,9 +960,19 @@ func nextRow(rows []NextResult, method string) *NextResult {
 	return nil
 }
 
-// isBaseline reports whether method is a baseline (not the model or the
-// oracle).
-func isBaseline(method string) bool { return method != MethodModel && method != MethodOracle }
+// isBaseline reports whether method is a baseline: not the model, a
+// candidate or the oracle.
+func (r *Report) isBaseline(method string) bool {
+	if method == MethodModel || method == MethodOracle {
+		return false
+	}
+	for _, c := range r.Candidates {
+		if c.Name == method {
+			return false
+		}
+	}
+	return true
+}
 
 // bars evaluates the acceptance bars.
 func (r *Report) bars() {
@@ -915,13 +992,13 @@ func (r *Report) bars() {
 	// Best baselines, on all churn / next examples.
 	bestC, bestCName := nan, ""
 	for _, c := range r.Churn {
-		if isBaseline(c.Method) && !math.IsNaN(float64(c.All.ROCAUC)) && (bestCName == "" || c.All.ROCAUC > bestC) {
+		if r.isBaseline(c.Method) && !math.IsNaN(float64(c.All.ROCAUC)) && (bestCName == "" || c.All.ROCAUC > bestC) {
 			bestC, bestCName = c.All.ROCAUC, c.Method
 		}
 	}
 	bestN, bestNName := nan, ""
 	for _, n := range r.Next {
-		if isBaseline(n.Method) && !math.IsNaN(float64(n.All.HR3)) && (bestNName == "" || n.All.HR3 > bestN) {
+		if r.isBaseline(n.Method) && !math.IsNaN(float64(n.All.HR3)) && (bestNName == "" || n.All.HR3 > bestN) {
 			bestN, bestNName = n.All.HR3, n.Method
 		}
 	}
@@ -982,6 +1059,12 @@ func (r *Report) notes(truth *truthIndex) {
 	if r.ModelFingerprint != "" && r.ModelFingerprint != r.DataFingerprint {
 		r.Notes = append(r.Notes, fmt.Sprintf("WARNING: the features file (%s) is not the file the model was trained on (%s): "+
 			"its test split need not lie after the model's training period, and may overlap it.", r.DataFingerprint, r.ModelFingerprint))
+	}
+	for _, c := range r.Candidates {
+		if c.Fingerprint != "" && c.Fingerprint != r.DataFingerprint {
+			r.Notes = append(r.Notes, fmt.Sprintf("WARNING: the features file (%s) is not the file %s was trained on (%s): "+
+				"its test split need not lie after that model's training period, and may overlap it.", r.DataFingerprint, c.Name, c.Fingerprint))
+		}
 	}
 	r.Notes = append(r.Notes,
 		fmt.Sprintf("Baselines were fitted on the %d training cutoffs only; every method is scored on the same %d churn and %d next-course test examples.", r.TrainCutoffs, r.Counts.Churn, r.Counts.Next),

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -305,6 +306,71 @@ func TestEvaluate(t *testing.T) {
 		for _, n := range base.Next {
 			if got := nextRow(rep.Next, n.Method); !evalSame(got.All, n.All) {
 				t.Errorf("baseline %s changed when the model wiped its example: %+v, was %+v", n.Method, got.All, n.All)
+			}
+		}
+	})
+
+	t.Run("compare", func(t *testing.T) {
+		// The fake model of the subtest above, with the oracle's
+		// predictions as a candidate: the candidate's rows are the
+		// oracle's, the model's rows and bars are those without it.
+		next := make([]float64, k)
+		for i := range next {
+			next[i] = float64(i) / 100
+		}
+		fake := funcPredictor(func(ex *features.Example) (float64, []float64) {
+			return 1 / (1 + math.Exp(-(float64(ex.Indicators.RecencyDays)-30)/10)), next
+		})
+		ti, err := loadTruth(truthPath, spec.Categories)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := Evaluate(ctx, featPath, fake, truthPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cand := Candidate{Name: "truth", Predictor: &oraclePredictor{ti: ti, buf: make([]float64, k)}, Fingerprint: "sha256:other"}
+		rep, err := Evaluate(ctx, featPath, fake, truthPath, &EvalOptions{Compare: []Candidate{cand}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, o := churnRow(rep.Churn, "truth"), churnRow(rep.Churn, MethodOracle); c == nil || !evalSame(c.All, o.All) {
+			t.Errorf("candidate churn row %+v, oracle's %+v", c, o.All)
+		}
+		if c, o := nextRow(rep.Next, "truth"), nextRow(rep.Next, MethodOracle); c == nil || !evalSame(c.All, o.All) {
+			t.Errorf("candidate next row %+v, oracle's %+v", c, o.All)
+		}
+		if !evalSame(churnRow(rep.Churn, MethodModel).All, churnRow(alone.Churn, MethodModel).All) || fmt.Sprint(rep.Bars) != fmt.Sprint(alone.Bars) {
+			t.Errorf("the model's figures or bars changed with a candidate: %+v, alone %+v", rep.Bars, alone.Bars)
+		}
+		u := rep.Uncertainty
+		if len(u.Comparisons) != 3 || u.Comparisons[0].Candidate != "truth" || u.Comparisons[0].Lo <= 0 {
+			t.Errorf("comparisons %+v: want the oracle's ROC-AUC clearly above the fake's", u.Comparisons)
+		}
+		if len(rep.Candidates) != 1 || !strings.Contains(strings.Join(rep.Notes, " "), "not the file truth was trained on") {
+			t.Errorf("candidates %+v, notes %q: want a warning about its training file", rep.Candidates, rep.Notes)
+		}
+		var md bytes.Buffer
+		if err := rep.WriteMarkdown(&md); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(md.String(), "compared with the model: `truth`") || !strings.Contains(md.String(), "| truth | ROC-AUC |") {
+			t.Errorf("Markdown report without the candidate:\n%s", md.String())
+		}
+
+		for _, bad := range []struct {
+			m    Predictor
+			opts EvalOptions
+			want string
+		}{
+			{nil, EvalOptions{Compare: []Candidate{cand}}, "no model to compare them with"},
+			{fake, EvalOptions{Compare: []Candidate{{Name: MethodModel, Predictor: fake}}}, `"model" is taken`},
+			{fake, EvalOptions{Compare: []Candidate{{Name: MethodMostFrequent, Predictor: fake}}}, "is taken"},
+			{fake, EvalOptions{Compare: []Candidate{cand, cand}}, `"truth" is taken`},
+			{fake, EvalOptions{Compare: []Candidate{{Name: "x"}}}, "want a predictor"},
+		} {
+			if _, err := Evaluate(ctx, featPath, bad.m, truthPath, &bad.opts); err == nil || !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("Evaluate with %+v: error %v, want %q", bad.opts.Compare, err, bad.want)
 			}
 		}
 	})

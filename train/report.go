@@ -202,6 +202,15 @@ func (u *Uncertainty) barTable() *table {
 	return t
 }
 
+// comparisonTable is the candidates' differences from the model.
+func (u *Uncertainty) comparisonTable() *table {
+	t := &table{head: []string{"model", "metric", "difference", "interval", "resamples better"}}
+	for _, c := range u.Comparisons {
+		t.add(c.Candidate, c.Metric, fmtSigned(c.Diff), "["+fmtSigned(c.Lo)+", "+fmtSigned(c.Hi)+"]", fmtShare(c.BetterShare))
+	}
+	return t
+}
+
 // writeMarkdown writes the Uncertainty section of the Markdown report.
 func (u *Uncertainty) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "## Uncertainty\n\n"+
@@ -212,6 +221,12 @@ func (u *Uncertainty) writeMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "Margin past each bar (value − threshold; for calibration threshold − value): "+
 			"an interval wholly below 0 is a miss larger than the test split's sampling noise.\n\n")
 		u.barTable().markdown(w)
+	}
+	if len(u.Comparisons) > 0 {
+		fmt.Fprintf(w, "The other models against the model, paired on the same resampled members: "+
+			"difference (theirs − the model's), its interval, and the share of resamples in which the other model is better "+
+			"(higher ROC-AUC or HR@3, lower ECE). An interval that excludes 0 is a difference larger than the test split's sampling noise.\n\n")
+		u.comparisonTable().markdown(w)
 	}
 	t := &table{head: []string{"method", "metric", "value", "interval"}}
 	for _, m := range u.Metrics {
@@ -263,6 +278,10 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmtShare(Num(u.Level)), u.Resamples, u.Members)
 		u.barTable().text(bw)
 	}
+	if u := r.Uncertainty; u != nil && len(u.Comparisons) > 0 {
+		fmt.Fprintf(bw, "\nthe other models against the model (theirs − the model's), with %s intervals from the same resamples\n", fmtShare(Num(u.Level)))
+		u.comparisonTable().text(bw)
+	}
 	return bw.Flush()
 }
 
@@ -285,6 +304,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			same = "**no**: the model was trained on `" + r.ModelFingerprint + "`"
 		}
 		p("- features fingerprint: `%s`; the model's training file: %s\n", r.DataFingerprint, same)
+		for _, c := range r.Candidates {
+			same := "not known"
+			switch {
+			case c.Fingerprint == r.DataFingerprint:
+				same = "yes"
+			case c.Fingerprint != "":
+				same = "**no**: it was trained on `" + c.Fingerprint + "`"
+			}
+			p("- compared with the model: `%s`; its training file: %s\n", c.Name, same)
+		}
 	}
 	p("- churn label: %s, horizon %d weeks\n", r.Label, r.HorizonWeeks)
 	p("- test cutoffs: %s; baselines fitted on the %d training cutoffs\n", dates(r.TestCutoffs), r.TrainCutoffs)

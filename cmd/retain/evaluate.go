@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,14 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.MaxLogisticRows, "logistic-rows", 500000, "at most this many training rows for the logistic-regression baseline (sampled beyond)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of that sample and of the bootstrap")
 	fs.IntVar(&o.Bootstrap, "bootstrap", train.DefaultBootstrap, "member-bootstrap resamples behind the intervals of the metrics and the bars' margins (0: none)")
+	var compare []string
+	fs.Func("compare", "another model bundle to score beside --model on the same examples, with paired bootstrap differences (repeatable; named by its file name)", func(v string) error {
+		if v == "" {
+			return errors.New("want a model bundle path")
+		}
+		compare = append(compare, v)
+		return nil
+	})
 	protocol := fs.String("protocol", "split", "split: the test split of --features against the baselines (and the oracle); holdout: the calibration/holdout protocol of a member-split file (--features built with --split member, --data its dataset) against BG/NBD, logistic regressions and the recency rule (docs/evaluation.md, Real data: CDNOW); folds: combine the holdout.json files of the K folds of a --folds K split, given as arguments, into mean ± sd per method and metric (folds.md, folds.json in --out)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -41,6 +50,10 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	case o.Bootstrap == 0:
 		o.Bootstrap = -1 // EvalOptions: negative is none
+	}
+	if len(compare) > 0 && (*protocol != "split" || *bundlePath == "") {
+		fmt.Fprintln(stderr, "retain evaluate: --compare needs --model, and --protocol split")
+		return errUsage
 	}
 	switch *protocol {
 	case "split":
@@ -94,6 +107,16 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		pred = train.BundlePredictor(bundle)
+	}
+	for _, c := range compare {
+		b, err := model.Load(c)
+		if err != nil {
+			return err
+		}
+		if err := checkEvalFile(b, path); err != nil {
+			return fmt.Errorf("--compare %s: %w", c, err)
+		}
+		o.Compare = append(o.Compare, train.Candidate{Name: filepath.Base(c), Predictor: train.BundlePredictor(b), Fingerprint: b.DataFingerprint})
 	}
 
 	tp := *truthPath

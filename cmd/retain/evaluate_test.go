@@ -68,6 +68,37 @@ func TestEvaluateCLI(t *testing.T) {
 	if !strings.Contains(stdout, "member-bootstrap resamples") {
 		t.Errorf("no bar intervals printed:\n%s", stdout)
 	}
+	// --compare: a copy of the bundle under another name scores the same,
+	// so every paired difference is 0.
+	twin := filepath.Join(dir, "twin.bundle")
+	if b, err := os.ReadFile(bundle); err != nil || os.WriteFile(twin, b, 0o600) != nil {
+		t.Fatal("copy bundle", err)
+	}
+	out = filepath.Join(dir, "compare")
+	code, stdout, stderr = runCLI(t, "evaluate", "--model", bundle, "--compare", twin, "--features", feat, "--out", out)
+	if code != 0 || !strings.Contains(stdout, "the other models against the model") {
+		t.Fatalf("evaluate --compare: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, train.ReportJSON)); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Candidates) != 1 || rep.Candidates[0].Name != "twin.bundle" || len(rep.Uncertainty.Comparisons) != 3 {
+		t.Fatalf("candidates %+v, comparisons %+v", rep.Candidates, rep.Uncertainty.Comparisons)
+	}
+	for _, c := range rep.Uncertainty.Comparisons {
+		if c.Diff != 0 || c.Lo != 0 || c.Hi != 0 || c.BetterShare != 0 {
+			t.Errorf("the bundle against its copy: %+v, want all 0", c)
+		}
+	}
+	if code, _, stderr := runCLI(t, "evaluate", "--compare", twin, "--features", feat, "--out", out); code != 2 || !strings.Contains(stderr, "--compare needs --model") {
+		t.Errorf("evaluate --compare without --model: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "evaluate", "--model", bundle, "--compare", filepath.Join(dir, "none"), "--features", feat, "--out", out); code == 0 || !strings.Contains(stderr, "none") {
+		t.Errorf("evaluate --compare of a missing file: exit %d, stderr %s", code, stderr)
+	}
+
 	// --bootstrap 0: no intervals; a negative count is a usage error.
 	out = filepath.Join(dir, "noboot")
 	if code, stdout, stderr := runCLI(t, "evaluate", "--model", bundle, "--features", feat, "--out", out, "--bootstrap", "0"); code != 0 || strings.Contains(stdout, "member-bootstrap") {
