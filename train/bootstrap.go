@@ -30,9 +30,11 @@ type Uncertainty struct {
 	Seed               uint64
 	Level              float64
 	// Metrics are the intervals of each method's headline metrics:
-	// ROC-AUC (and ECE for probabilities) over all churn examples, HR@3
-	// over all next-course examples, and for the model and the oracle the
-	// same on the matched examples the oracle bars use.
+	// ROC-AUC over all churn examples (and ECE for the model and the
+	// compared models), HR@3 over all next-course examples, and for the
+	// model and the oracle the same on the matched examples the oracle
+	// bars use. ECE intervals are basic bootstrap intervals (see
+	// docs/evaluation.md), the others percentile intervals.
 	Metrics []MetricInterval
 	// Bars gives, for each bar of Report.Bars with a model, how far the
 	// model is past its threshold and how often it passes.
@@ -48,8 +50,9 @@ type Comparison struct {
 	Candidate, Metric string
 	// Diff is candidate − model on the test split, Lo and Hi its interval.
 	Diff, Lo, Hi Num
-	// BetterShare is the share of resamples in which the candidate is
-	// better: a higher ROC-AUC or HR@3, a lower ECE.
+	// BetterShare is the share of resamples (of those on which both are
+	// defined) in which the candidate is better: a higher ROC-AUC or HR@3,
+	// a lower ECE.
 	BetterShare Num
 }
 
@@ -72,7 +75,8 @@ type BarInterval struct {
 	// are its interval: Hi < 0 means the bar is missed by more than the
 	// sampling noise of the test split, Lo > 0 that it is met by more.
 	Margin, Lo, Hi Num
-	// PassShare is the share of resamples in which the bar passes.
+	// PassShare is the share of resamples in which the bar passes (of
+	// those on which it is defined).
 	PassShare Num
 }
 
@@ -194,6 +198,14 @@ func weightedMean(x, w []float64) float64 {
 	return s / n
 }
 
+// share is k/n, NaN when n = 0.
+func share(k, n int) Num {
+	if n == 0 {
+		return Num(math.NaN())
+	}
+	return Num(float64(k) / float64(n))
+}
+
 // last returns the last element of v.
 func last(v []float64) float64 { return v[len(v)-1] }
 
@@ -224,11 +236,11 @@ func percentiles(v []float64, level float64) (lo, hi Num) {
 // computed.
 func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 	nm := len(s.memberIDs)
+	if nm == 0 || B <= 0 {
+		return // nothing to resample: no intervals
+	}
 	u := &Uncertainty{Resamples: B, Members: nm, Seed: seed, Level: BootstrapLevel}
 	rep.Uncertainty = u
-	if nm == 0 || B <= 0 {
-		return
-	}
 	nC, nN := len(s.labels), len(s.nextTier)
 
 	// What every resample reuses: each churn method's sort order, the
@@ -312,6 +324,9 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 	barVals := map[string][]float64{}
 	barPass := map[string]int{}
 	bar := func(name string, margin float64, pass bool) {
+		if math.IsNaN(margin) {
+			return // undefined on this resample: in neither the interval nor the pass share
+		}
 		barVals[name] = append(barVals[name], margin)
 		if pass {
 			barPass[name]++
@@ -378,7 +393,11 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 			}
 		}
 		for j := range nmod {
-			eceS[j].vals = append(eceS[j].vals, weightedECE(bins[j], s.scores[j], s.labels, wC))
+			// Reflected (basic bootstrap): a resample's ECE is biased
+			// upward by the binning noise it adds, so e* is taken as
+			// 2ê − e*, floored at 0, before anything uses it.
+			e := weightedECE(bins[j], s.scores[j], s.labels, wC)
+			eceS[j].vals = append(eceS[j].vals, max(0, 2*float64(eceS[j].value)-e))
 		}
 		if s.model {
 			a := last(aucS[0].vals)
@@ -399,16 +418,19 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 			lowerWin bool
 		}{{"ROC-AUC", aucS[0], aucS[j], false}, {"ECE", eceS[0], eceS[j], true}, {"HR@3", hrS[0], hrS[j], false}} {
 			d := make([]float64, B)
-			better := 0
+			better, defined := 0, 0
 			for k := range d {
 				d[k] = m.b.vals[k] - m.a.vals[k]
+				if !math.IsNaN(d[k]) {
+					defined++
+				}
 				if (d[k] > 0 && !m.lowerWin) || (d[k] < 0 && m.lowerWin) {
 					better++
 				}
 			}
 			lo, hi := percentiles(d, BootstrapLevel)
 			u.Comparisons = append(u.Comparisons, Comparison{Candidate: s.churnMethods[j], Metric: m.name,
-				Diff: m.b.value - m.a.value, Lo: lo, Hi: hi, BetterShare: Num(float64(better) / float64(B))})
+				Diff: m.b.value - m.a.value, Lo: lo, Hi: hi, BetterShare: share(better, defined)})
 		}
 	}
 	for _, x := range ser {
@@ -426,6 +448,6 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 		}
 		lo, hi := percentiles(vals, BootstrapLevel)
 		u.Bars = append(u.Bars, BarInterval{Name: b.Name, Margin: margin, Lo: lo, Hi: hi,
-			PassShare: Num(float64(barPass[b.Name]) / float64(B))})
+			PassShare: share(barPass[b.Name], len(vals))})
 	}
 }

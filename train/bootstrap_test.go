@@ -416,3 +416,102 @@ func TestBootstrapComparisons(t *testing.T) {
 		t.Errorf("bars with a perfect candidate %s, without %s", b, a)
 	}
 }
+
+// The oracle bars' figures are on the matched examples only: examples
+// without a truth row, added for members that are already there (so that
+// every resample draws the same members), change none of the "(matched)"
+// intervals and do change the all-examples ones.
+func TestBootstrapMatchedOnly(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 6))
+	type ex struct {
+		model, base, oracle float64 // oracle NaN: unmatched
+		y                   bool
+		mr, br, or, opt     int // or 0: unmatched
+		member              string
+	}
+	draw := func(i int, matched bool) ex {
+		y := r.Float64() < 0.2
+		shift := 0.0
+		if y {
+			shift = 1
+		}
+		e := ex{model: r.NormFloat64() + shift, base: r.NormFloat64() + shift/2, oracle: math.NaN(), y: y,
+			mr: 1 + r.IntN(5), br: 1 + r.IntN(7), member: fmt.Sprint("M", i)}
+		if matched {
+			e.oracle = r.NormFloat64() + 2*shift
+			e.or = 1 + r.IntN(4)
+			e.opt = max(1, e.or-r.IntN(2))
+		}
+		return e
+	}
+	run := func(exs []ex) *Uncertainty {
+		s := &scoring{model: true, memberIdx: map[string]int32{}, truth: &truthIndex{},
+			churnMethods:  []string{MethodModel, MethodLogistic},
+			probabilistic: []bool{true, true},
+			nextMethods:   []string{MethodModel, MethodMostFrequent},
+			scores:        make([][]float64, 2),
+			ranks:         make([][]int, 2),
+		}
+		for _, e := range exs {
+			k, ok := s.memberIdx[e.member]
+			if !ok {
+				k = int32(len(s.memberIDs))
+				s.memberIdx[e.member] = k
+				s.memberIDs = append(s.memberIDs, e.member)
+			}
+			s.labels = append(s.labels, e.y)
+			s.recency = append(s.recency, false)
+			s.churnTier = append(s.churnTier, features.TierCore)
+			s.nextTier = append(s.nextTier, features.TierCore)
+			s.churnMem = append(s.churnMem, k)
+			s.nextMem = append(s.nextMem, k)
+			s.scores[0] = append(s.scores[0], e.model)
+			s.scores[1] = append(s.scores[1], e.base)
+			s.ranks[0] = append(s.ranks[0], e.mr)
+			s.ranks[1] = append(s.ranks[1], e.br)
+			s.oracle = append(s.oracle, e.oracle)
+			s.oracleRank = append(s.oracleRank, e.or)
+			if e.or > 0 {
+				s.oracleOpt = append(s.oracleOpt, e.opt)
+			}
+		}
+		rep := &Report{}
+		s.summarise(rep, s.truth)
+		rep.bars()
+		s.bootstrap(rep, 500, 9)
+		return rep.Uncertainty
+	}
+	var matched []ex
+	for i := range 600 {
+		matched = append(matched, draw(i, true))
+	}
+	more := slices.Clone(matched)
+	for i := range 300 {
+		more = append(more, draw(i*2, false)) // members M0, M2, ... again
+	}
+	a, b := run(matched), run(more)
+	if a.Members != b.Members {
+		t.Fatalf("members %d and %d: the extra examples must belong to the same members", a.Members, b.Members)
+	}
+	for _, m := range []struct {
+		method, metric string
+		same           bool
+	}{
+		{MethodModel, "ROC-AUC (matched)", true},
+		{MethodModel, "HR@3 (matched)", true},
+		{MethodOracle, "ROC-AUC (matched)", true},
+		{MethodOracle, "HR@3 (matched, ties in its favour)", true},
+		{MethodModel, "ROC-AUC", false},
+		{MethodModel, "HR@3", false},
+	} {
+		x, y := metricInterval(t, a, m.method, m.metric), metricInterval(t, b, m.method, m.metric)
+		if same := x == y; same != m.same {
+			t.Errorf("%s %s: %+v with matched examples only, %+v with unmatched ones added; want equal %v", m.method, m.metric, x, y, m.same)
+		}
+	}
+	for i, bar := range a.Bars {
+		if oracleBar := bar.Name == barChurnOracle || bar.Name == barHR3Oracle; oracleBar && bar != b.Bars[i] {
+			t.Errorf("bar %s: %+v, with unmatched examples added %+v", bar.Name, bar, b.Bars[i])
+		}
+	}
+}

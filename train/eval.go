@@ -51,6 +51,12 @@ type EvalOptions struct {
 	Compare []Candidate
 }
 
+// MethodNames are the names of Evaluate's own methods (the model, the
+// oracle and the baselines), which a Candidate's name must not take.
+func MethodNames() []string {
+	return []string{MethodModel, MethodOracle, MethodBaseRate, MethodRecency, MethodLogistic, MethodPopularity, MethodMostFrequent, MethodMarkov}
+}
+
 // A Candidate is a model evaluated beside the main one
 // (EvalOptions.Compare).
 type Candidate struct {
@@ -113,7 +119,8 @@ type Report struct {
 	// Bars are the acceptance bars of the model.
 	Bars []Bar
 	// Uncertainty has the bootstrap intervals of the main metrics and of
-	// the bars' margins; nil when EvalOptions.Bootstrap is negative.
+	// the bars' margins; nil when EvalOptions.Bootstrap is negative or no
+	// test example was scored.
 	Uncertainty *Uncertainty `json:",omitempty"`
 	// Notes are remarks about conventions that the numbers depend on.
 	Notes []string
@@ -337,7 +344,7 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 		return nil, fmt.Errorf("train: %d models to compare but no model to compare them with", len(o.Compare))
 	}
 	taken := map[string]bool{}
-	for _, name := range []string{MethodModel, MethodOracle, MethodBaseRate, MethodRecency, MethodLogistic, MethodPopularity, MethodMostFrequent, MethodMarkov} {
+	for _, name := range MethodNames() {
 		taken[name] = true
 	}
 	for _, c := range o.Compare {

@@ -354,7 +354,7 @@ func TestEvaluate(t *testing.T) {
 		if err := rep.WriteMarkdown(&md); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(md.String(), "compared with the model: `truth`") || !strings.Contains(md.String(), "| truth | ROC-AUC |") {
+		if !strings.Contains(md.String(), "compared with the model: `truth`; the features file is its training file: **no**") || !strings.Contains(md.String(), "| truth | ROC-AUC |") {
 			t.Errorf("Markdown report without the candidate:\n%s", md.String())
 		}
 

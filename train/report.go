@@ -304,16 +304,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			same = "**no**: the model was trained on `" + r.ModelFingerprint + "`"
 		}
 		p("- features fingerprint: `%s`; the model's training file: %s\n", r.DataFingerprint, same)
-		for _, c := range r.Candidates {
-			same := "not known"
-			switch {
-			case c.Fingerprint == r.DataFingerprint:
-				same = "yes"
-			case c.Fingerprint != "":
-				same = "**no**: it was trained on `" + c.Fingerprint + "`"
-			}
-			p("- compared with the model: `%s`; its training file: %s\n", c.Name, same)
+	}
+	for _, c := range r.Candidates {
+		same := "not known"
+		switch {
+		case r.DataFingerprint == "" || c.Fingerprint == "":
+		case c.Fingerprint == r.DataFingerprint:
+			same = "yes"
+		default:
+			same = "**no**: it was trained on `" + c.Fingerprint + "`"
 		}
+		p("- compared with the model: `%s`; the features file is its training file: %s\n", c.Name, same)
 	}
 	p("- churn label: %s, horizon %d weeks\n", r.Label, r.HorizonWeeks)
 	p("- test cutoffs: %s; baselines fitted on the %d training cutoffs\n", dates(r.TestCutoffs), r.TrainCutoffs)

@@ -77,12 +77,18 @@ func evalHandReport() *Report {
 	r.Uncertainty = &Uncertainty{Resamples: 1000, Members: 600, Seed: 0, Level: BootstrapLevel,
 		Metrics: []MetricInterval{
 			{Method: MethodModel, Metric: "ROC-AUC", Value: 0.93, Lo: 0.91, Hi: 0.95},
-			{Method: MethodRecency, Metric: "ECE", Value: nan, Lo: nan, Hi: nan},
+			{Method: MethodModel, Metric: "ECE", Value: 0.0299, Lo: 0.0211, Hi: 0.0352},
 		},
 		Bars: []BarInterval{
 			{Name: barChurnOracle, Margin: Num(0.93 - 0.97*0.96), Lo: -0.0212, Hi: 0.0188, PassShare: 0.43},
 			{Name: barCalibration, Margin: Num(0.03 - 0.0299), Lo: -0.004, Hi: 0.0031, PassShare: 0.51},
+		},
+		Comparisons: []Comparison{
+			{Candidate: "other.rtmb", Metric: "ROC-AUC", Diff: 0.0031, Lo: -0.0012, Hi: 0.0074, BetterShare: 0.912},
+			{Candidate: "other.rtmb", Metric: "HR@3", Diff: -0.0105, Lo: -0.0181, Hi: -0.0032, BetterShare: 0.003},
+			{Candidate: "other.rtmb", Metric: "ECE", Diff: nan, Lo: nan, Hi: nan, BetterShare: nan}, // no defined resample
 		}}
+	r.Candidates = []CandidateInfo{{Name: "other.rtmb", Fingerprint: "sha256:elsewhere"}}
 	return r
 }
 

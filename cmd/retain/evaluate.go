@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,8 +52,19 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	case o.Bootstrap == 0:
 		o.Bootstrap = -1 // EvalOptions: negative is none
 	}
-	if len(compare) > 0 && (*protocol != "split" || *bundlePath == "") {
-		fmt.Fprintln(stderr, "retain evaluate: --compare needs --model, and --protocol split")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *protocol != "split" && (set["compare"] || set["bootstrap"]) {
+		fmt.Fprintf(stderr, "retain evaluate: --compare and --bootstrap are for --protocol split, not %s\n", *protocol)
+		return errUsage
+	}
+	if len(compare) > 0 && *bundlePath == "" {
+		fmt.Fprintln(stderr, "retain evaluate: --compare needs --model")
+		return errUsage
+	}
+	names, err := candidateNames(compare)
+	if err != nil {
+		fmt.Fprintf(stderr, "retain evaluate: %v\n", err)
 		return errUsage
 	}
 	switch *protocol {
@@ -108,7 +120,7 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 		}
 		pred = train.BundlePredictor(bundle)
 	}
-	for _, c := range compare {
+	for i, c := range compare {
 		b, err := model.Load(c)
 		if err != nil {
 			return err
@@ -116,7 +128,7 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 		if err := checkEvalFile(b, path); err != nil {
 			return fmt.Errorf("--compare %s: %w", c, err)
 		}
-		o.Compare = append(o.Compare, train.Candidate{Name: filepath.Base(c), Predictor: train.BundlePredictor(b), Fingerprint: b.DataFingerprint})
+		o.Compare = append(o.Compare, train.Candidate{Name: names[i], Predictor: train.BundlePredictor(b), Fingerprint: b.DataFingerprint})
 	}
 
 	tp := *truthPath
@@ -144,6 +156,29 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s, %s and %d plots to %s in %.1fs\n", train.ReportMarkdown, train.ReportJSON, len(rep.Plots), *out, time.Since(began).Seconds())
 	return nil
+}
+
+// candidateNames names the --compare bundles in the report: each by its
+// file name, or by its path as given where the file name is taken (by an
+// earlier bundle or one of the report's own methods).
+func candidateNames(paths []string) ([]string, error) {
+	taken := map[string]bool{}
+	for _, n := range train.MethodNames() {
+		taken[n] = true
+	}
+	var names []string
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if taken[name] {
+			name = p
+		}
+		if taken[name] {
+			return nil, fmt.Errorf("--compare %s: the name %q is taken (given twice, or a method of the report); give the path another way, e.g. ./%s", p, name, p)
+		}
+		taken[name] = true
+		names = append(names, name)
+	}
+	return names, nil
 }
 
 // runHoldout runs the holdout protocol (train.EvaluateHoldout).

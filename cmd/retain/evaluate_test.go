@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,6 +95,12 @@ func TestEvaluateCLI(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "evaluate", "--compare", twin, "--features", feat, "--out", out); code != 2 || !strings.Contains(stderr, "--compare needs --model") {
 		t.Errorf("evaluate --compare without --model: exit %d, stderr %s", code, stderr)
+	}
+	for _, flag := range [][]string{{"--compare", twin}, {"--bootstrap", "100"}} {
+		args := append([]string{"evaluate", "--protocol", "holdout", "--model", bundle, "--features", feat, "--data", data, "--out", out}, flag...)
+		if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, "for --protocol split") {
+			t.Errorf("evaluate --protocol holdout %s: exit %d, stderr %s", flag[0], code, stderr)
+		}
 	}
 	if code, _, stderr := runCLI(t, "evaluate", "--model", bundle, "--compare", filepath.Join(dir, "none"), "--features", feat, "--out", out); code == 0 || !strings.Contains(stderr, "none") {
 		t.Errorf("evaluate --compare of a missing file: exit %d, stderr %s", code, stderr)
@@ -257,5 +264,32 @@ func TestFeaturesLastWeekCLI(t *testing.T) {
 	if !strings.Contains(stdout, "1 test members (not tested: 0 without visits, 1 with visits in one week only)") ||
 		!strings.Contains(stdout, "warning: the ltv indicator falls back to the naive formula: not fitted: the leave-last-week-out split") {
 		t.Errorf("features:\n%s", stdout)
+	}
+}
+
+// The --compare bundles are named by their file names, by the path as given
+// where the file name is taken, and refused where both are.
+func TestCandidateNames(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  []string // nil: an error
+	}{
+		{[]string{"runs/a.rtmb"}, []string{"a.rtmb"}},
+		{[]string{"runs/a/m.rtmb", "runs/b/m.rtmb"}, []string{"m.rtmb", "runs/b/m.rtmb"}},
+		{[]string{"dir/model"}, []string{"dir/model"}}, // "model" is the model's row
+		{[]string{"./oracle"}, []string{"./oracle"}},
+		{[]string{"model"}, nil},
+		{[]string{"x/m", "x/m", "x/m"}, nil},
+	} {
+		got, err := candidateNames(tc.paths)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%q: names %q, want an error", tc.paths, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%q: names %q (err %v), want %q", tc.paths, got, err, tc.want)
+		}
 	}
 }
