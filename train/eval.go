@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"retain/datasets"
 	"retain/datasets/synth"
 	"retain/features"
 )
@@ -226,6 +227,9 @@ type OracleReport struct {
 	// (the last visit lies within the 8 weeks before the cutoff), and
 	// HiddenChurnedPositives how many of them are labelled churn.
 	HiddenChurned, HiddenChurnedPositives int
+	// Hidden breaks the model's churn ranking down by what the data can
+	// show of the churners; nil without a model.
+	Hidden *HiddenBreakdown `json:",omitempty"`
 	// NextMatched next-course examples have a truth row with a
 	// next-category distribution; NextNoRow have no row; NextNoDist have a
 	// row without a distribution (not alive, or no class in any
@@ -249,6 +253,41 @@ type OracleReport struct {
 	// NaN without a model.
 	ChurnAUCShare, HR3Share Num
 }
+
+// HiddenBreakdown breaks the model's churn ROC-AUC on the matched examples
+// down by what the data can show of each churner: the churners the
+// generator had already ended at the cutoff (hidden), by whether a monthly
+// debit has visibly failed to come, and the churners still on the books.
+type HiddenBreakdown struct {
+	// Groups are disjoint groups of the matched churners, each ranked
+	// against all matched non-churners (NonChurners of them).
+	Groups      []ChurnGroup
+	NonChurners int
+	// IfHiddenKnown is the model's ROC-AUC on the matched examples with
+	// every hidden example (Truth.Churned) scored 1: what knowing the
+	// hidden state alone would add to this model.
+	IfHiddenKnown Num
+}
+
+// ChurnGroup is one group of churners of a HiddenBreakdown.
+type ChurnGroup struct {
+	Name     string
+	Churners int
+	// ModelAUC and OracleAUC are the ROC-AUC of the group's churners
+	// against all matched non-churners.
+	ModelAUC, OracleAUC Num
+}
+
+// The groups of a HiddenBreakdown. The debit split needs the static
+// columns debit_missed and contract_monthly (features.FeatureSpec.Static);
+// without them the hidden churners are one group.
+const (
+	GroupHiddenDebit   = "ended, a monthly debit missed"
+	GroupHiddenMonthly = "ended, monthly, next debit not yet due"
+	GroupHiddenOther   = "ended, other contracts"
+	GroupHidden        = "ended"
+	GroupVisible       = "not yet ended"
+)
 
 // Bar is one acceptance bar.
 type Bar struct {
@@ -638,7 +677,12 @@ type scoring struct {
 	notAlive  int
 	hidden    int
 	hiddenPos int
-	recency   []bool
+	// per churn example, with truth: hidden (Truth.Churned) and its group
+	hiddenC []bool
+	groupC  []string
+	// static columns of the debit split; -1 when absent
+	debitCol, monthlyCol int
+	recency              []bool
 	// next examples
 	nextTier   []features.Tier
 	ranks      [][]int // per next method
@@ -677,6 +721,8 @@ func newScoring(spec *features.FeatureSpec, l seqLayout, bl *baselines, model bo
 	s.nextMethods = append(s.nextMethods, MethodMarkov, MethodMostFrequent, MethodPopularity)
 	s.scores = make([][]float64, len(s.churnMethods))
 	s.ranks = make([][]int, len(s.nextMethods))
+	s.debitCol = slices.Index(spec.Static, features.StaticDebitMissed)
+	s.monthlyCol = slices.Index(spec.Static, "contract_"+datasets.ContractMonthly.String())
 	return s
 }
 
@@ -777,6 +823,8 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 					}
 				}
 			}
+			s.hiddenC = append(s.hiddenC, tr != nil && tr.Alive && tr.Churned)
+			s.groupC = append(s.groupC, s.group(ex, tr))
 		}
 	}
 	if isNext {
@@ -817,6 +865,70 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 		}
 	}
 	return nil
+}
+
+// group names the HiddenBreakdown group of a churn example with truth row
+// tr (for a churner; "" when unmatched).
+func (s *scoring) group(ex *features.Example, tr *synth.Truth) string {
+	switch {
+	case tr == nil || !tr.Alive:
+		return ""
+	case !tr.Churned:
+		return GroupVisible
+	case s.debitCol < 0 || s.monthlyCol < 0:
+		return GroupHidden
+	case ex.Static[s.debitCol] > 0:
+		return GroupHiddenDebit
+	case ex.Static[s.monthlyCol] > 0:
+		return GroupHiddenMonthly
+	}
+	return GroupHiddenOther
+}
+
+// hiddenBreakdown computes OracleReport.Hidden from the model's scores
+// (slot 0) on the matched examples.
+func (s *scoring) hiddenBreakdown(matched []bool) *HiddenBreakdown {
+	h := &HiddenBreakdown{}
+	var negM, negO []float64
+	for i, ok := range matched {
+		if ok && !s.labels[i] {
+			negM = append(negM, s.scores[0][i])
+			negO = append(negO, s.oracle[i])
+			h.NonChurners++
+		}
+	}
+	names := []string{GroupHiddenDebit, GroupHiddenMonthly, GroupHiddenOther, GroupVisible}
+	if s.debitCol < 0 || s.monthlyCol < 0 {
+		names = []string{GroupHidden, GroupVisible}
+	}
+	for _, name := range names {
+		m, o := slices.Clone(negM), slices.Clone(negO)
+		y := make([]bool, len(m))
+		n := 0
+		for i, ok := range matched {
+			if ok && s.labels[i] && s.groupC[i] == name {
+				m = append(m, s.scores[0][i])
+				o = append(o, s.oracle[i])
+				y = append(y, true)
+				n++
+			}
+		}
+		h.Groups = append(h.Groups, ChurnGroup{Name: name, Churners: n, ModelAUC: Num(ROCAUC(m, y)), OracleAUC: Num(ROCAUC(o, y))})
+	}
+	var sc []float64
+	var y []bool
+	for i, ok := range matched {
+		if ok {
+			v := s.scores[0][i]
+			if s.hiddenC[i] {
+				v = 1
+			}
+			sc = append(sc, v)
+			y = append(y, s.labels[i])
+		}
+	}
+	h.IfHiddenKnown = Num(ROCAUC(sc, y))
+	return h
 }
 
 // cloneExample copies src into dst, reusing dst's slices.
@@ -889,6 +1001,7 @@ func (s *scoring) summarise(rep *Report, truth *truthIndex) {
 	if s.model {
 		or.ChurnAUCShare = or.Churn[0].All.ROCAUC / oc.All.ROCAUC
 		or.HR3Share = or.Next[0].All.HR3 / or.HR3Optimistic
+		or.Hidden = s.hiddenBreakdown(matched)
 	}
 	rep.Oracle = or
 	for i, ok := range matched {

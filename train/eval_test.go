@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ type evalExample struct {
 	split   features.Split
 	label   features.Label
 	recency int
+	// the static columns debit_missed and contract_monthly
+	debitMissed, monthly bool
 }
 
 // evalReadAll reads every example of a training file.
@@ -62,6 +65,11 @@ func evalReadAll(t *testing.T, path string) ([]evalExample, *features.FeatureSpe
 	defer fr.Close()
 	var out []evalExample
 	var ex features.Example
+	static := fr.Header().Spec.Static
+	debit, monthly := slices.Index(static, features.StaticDebitMissed), slices.Index(static, "contract_monthly")
+	if debit < 0 || monthly < 0 {
+		t.Fatalf("no %s or contract_monthly among the static columns %q", features.StaticDebitMissed, static)
+	}
 	for {
 		err := fr.Next(&ex)
 		if err == io.EOF {
@@ -70,7 +78,7 @@ func evalReadAll(t *testing.T, path string) ([]evalExample, *features.FeatureSpe
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, evalExample{ex.MemberID, ex.Cutoff, ex.Split, ex.Label, ex.Indicators.RecencyDays})
+		out = append(out, evalExample{ex.MemberID, ex.Cutoff, ex.Split, ex.Label, ex.Indicators.RecencyDays, ex.Static[debit] > 0, ex.Static[monthly] > 0})
 	}
 	spec := fr.Header().Spec
 	return out, &spec
@@ -232,6 +240,40 @@ func TestEvaluate(t *testing.T) {
 		if b := rep.Bars[0]; b.Status != BarPass {
 			t.Errorf("the oracle fails its own bar: %+v", b)
 		}
+		// The hidden-churn breakdown: the groups, counted independently
+		// from the file and the truth; with the oracle as the model its
+		// figures are the oracle's, and scoring the hidden examples 1
+		// changes nothing (the oracle scores them 1 already).
+		want := map[string]int{}
+		for _, e := range exs {
+			if e.split != features.SplitTest || e.label.Excluded || e.label.Censored || e.label.Churn != 1 {
+				continue
+			}
+			tr := ti.rows[evalKey(e.member, e.cutoff)]
+			switch {
+			case !tr.Churned:
+				want[GroupVisible]++
+			case e.debitMissed:
+				want[GroupHiddenDebit]++
+			case e.monthly:
+				want[GroupHiddenMonthly]++
+			default:
+				want[GroupHiddenOther]++
+			}
+		}
+		h := o.Hidden
+		if h == nil || len(h.Groups) != 4 || h.IfHiddenKnown != m.All.ROCAUC || h.NonChurners != rep.Counts.Churn-rep.Counts.ChurnPositives {
+			t.Fatalf("hidden breakdown %+v (model AUC %v)", h, m.All.ROCAUC)
+		}
+		for _, g := range h.Groups {
+			if g.Churners != want[g.Name] || (g.Churners > 0 && g.ModelAUC != g.OracleAUC) {
+				t.Errorf("group %q: %+v, want %d churners and the oracle's AUC", g.Name, g, want[g.Name])
+			}
+		}
+		if want[GroupHiddenDebit]+want[GroupHiddenMonthly]+want[GroupHiddenOther] != o.HiddenChurnedPositives || o.HiddenChurnedPositives == 0 {
+			t.Errorf("groups %v against %d hidden churners: want some, all in the groups", want, o.HiddenChurnedPositives)
+		}
+
 		// The bootstrap resamples the test members; with the oracle as the
 		// model, the model's matched figures are the oracle's in every
 		// resample, so their intervals are equal and the share bar passes
@@ -285,6 +327,26 @@ func TestEvaluate(t *testing.T) {
 		want := ChurnSummary(probs, churnY, true)
 		if got := churnRow(rep.Churn, MethodModel).All; !evalSame(got, want) {
 			t.Errorf("model row %+v, direct %+v", got, want)
+		}
+		// Every hidden example (Truth.Churned, whatever its label) scored
+		// 1, the others as the model.
+		ti, err := loadTruth(truthPath, spec.Categories)
+		if err != nil {
+			t.Fatal(err)
+		}
+		known := slices.Clone(probs)
+		j := 0
+		for _, e := range exs {
+			if e.split != features.SplitTest || e.label.Excluded || e.label.Censored || e.label.Churn < 0 {
+				continue
+			}
+			if ti.rows[evalKey(e.member, e.cutoff)].Churned {
+				known[j] = 1
+			}
+			j++
+		}
+		if got, want := float64(rep.Oracle.Hidden.IfHiddenKnown), ROCAUC(known, churnY); got != want || got <= float64(churnRow(rep.Churn, MethodModel).All.ROCAUC) {
+			t.Errorf("AUC with the hidden examples scored 1: %v, direct %v (the model alone %v)", got, want, churnRow(rep.Churn, MethodModel).All.ROCAUC)
 		}
 		ranks := make([]int, len(nextTrue))
 		var hits float64

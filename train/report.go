@@ -266,6 +266,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Oracle != nil {
 		fmt.Fprintf(bw, "\noracle: %d of %d churn and %d of %d next-course examples matched; model share of oracle: ROC-AUC %s, HR@3 %s\n",
 			r.Oracle.ChurnMatched, r.Counts.Churn, r.Oracle.NextMatched, r.Counts.Next, fmtShare(r.Oracle.ChurnAUCShare), fmtShare(r.Oracle.HR3Share))
+		if h := r.Oracle.Hidden; h != nil {
+			n := 0
+			for _, g := range h.Groups {
+				n += g.Churners
+			}
+			fmt.Fprintf(bw, "hidden churn: %d of the %d matched churners were already ended at the cutoff; the model's ROC-AUC with every ended member scored 1 would be %s (report.md, Oracle)\n",
+				r.Oracle.HiddenChurnedPositives, n, fmtNum(h.IfHiddenKnown))
+		}
 	}
 	fmt.Fprintln(bw, "\nbars")
 	t := &table{head: []string{"bar", "status", "value", "threshold", "numbers"}}
@@ -386,6 +394,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("%d of the matched churn examples (%d of them labelled churn) are members the generator had already ended at the cutoff, "+
 			"whose last visit still lies within the 8 weeks before it: the oracle knows and scores them 1, the data can only hint at it.\n\n",
 			o.HiddenChurned, o.HiddenChurnedPositives)
+		if h := o.Hidden; h != nil {
+			p("What the data can show of the churners: each group of matched churners ranked against all %d matched non-churners "+
+				"(docs/evaluation.md, \"Why two bars are still missed\").\n\n", h.NonChurners)
+			t := &table{head: []string{"churners", "count", "model ROC-AUC", "oracle ROC-AUC"}}
+			for _, g := range h.Groups {
+				t.add(g.Name, fmt.Sprint(g.Churners), fmtNum(g.ModelAUC), fmtNum(g.OracleAUC))
+			}
+			t.markdown(bw)
+			p("With every hidden example scored 1 and the model's scores for the others, the model's ROC-AUC on the matched examples would be %s.\n\n",
+				fmtNum(h.IfHiddenKnown))
+		}
 		p("Every method on the matched examples only:\n\n")
 		churnTable(o.Churn, -1).markdown(bw)
 		nextTable(o.Next, -1).markdown(bw)

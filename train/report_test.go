@@ -67,7 +67,14 @@ func evalHandReport() *Report {
 		RecencyFlagDays: 90,
 		Baselines:       BaselineFit{BaseRate: 0.072, Popularity: []float64{0.6, 0.4}, MarkovAlpha: 1, LogisticFeatures: []string{"x"}, LogisticCoef: []float64{0.5}, LogisticIntercept: -2.5, LogisticL2: 1e-4, LogisticRows: 4000, LogisticIterations: 7, LogisticConverged: true},
 		Oracle: &OracleReport{TruthRows: 5000, Sims: 200, ChurnMatched: 1000, NextMatched: 800, Churn: churn, Next: next,
-			OracleTies: 12, HR3Optimistic: 0.82, ChurnAUCShare: 0.93 / 0.96, HR3Share: 0.74 / 0.82},
+			OracleTies: 12, HR3Optimistic: 0.82, ChurnAUCShare: 0.93 / 0.96, HR3Share: 0.74 / 0.82,
+			HiddenChurned: 45, HiddenChurnedPositives: 40,
+			Hidden: &HiddenBreakdown{NonChurners: 930, IfHiddenKnown: 0.955, Groups: []ChurnGroup{
+				{Name: GroupHiddenDebit, Churners: 20, ModelAUC: 0.997, OracleAUC: 1},
+				{Name: GroupHiddenMonthly, Churners: 0, ModelAUC: nan, OracleAUC: nan},
+				{Name: GroupHiddenOther, Churners: 20, ModelAUC: 0.93, OracleAUC: 1},
+				{Name: GroupVisible, Churners: 30, ModelAUC: 0.85, OracleAUC: 0.88},
+			}}},
 		History: epochPoints([]EpochStats{{Epoch: 1, TrainLoss: 2, ValLoss: 2.1, ValChurnAUC: math.NaN(), Seconds: 3}}),
 		Notes:   []string{"a note"},
 	}
