@@ -230,6 +230,9 @@ type OracleReport struct {
 	// Hidden breaks the model's churn ranking down by what the data can
 	// show of the churners; nil without a model.
 	Hidden *HiddenBreakdown `json:",omitempty"`
+	// NextByClasses is every method's HR@3 on the matched next-course
+	// examples by how many classes the member took in the sequence window.
+	NextByClasses *ClassesBreakdown `json:",omitempty"`
 	// NextMatched next-course examples have a truth row with a
 	// next-category distribution; NextNoRow have no row; NextNoDist have a
 	// row without a distribution (not alive, or no class in any
@@ -268,6 +271,28 @@ type HiddenBreakdown struct {
 	// hidden state alone would add to this model.
 	IfHiddenKnown Num
 }
+
+// ClassesBreakdown is the next-course HR@3 on the matched examples by the
+// classes the member took in the sequence window (the class_<category>
+// columns): a member's own habits show in its history only as far as it
+// has one.
+type ClassesBreakdown struct {
+	// Methods are the next-course methods, the oracle last (its ties
+	// broken in its favour, as in the HR@3 bar).
+	Methods []string
+	Bins    []ClassesBin
+}
+
+// ClassesBin is one bin of a ClassesBreakdown: the examples whose member
+// took Lo to Hi classes (Hi < 0: no upper end) in the window.
+type ClassesBin struct {
+	Lo, Hi, N int
+	// HR3 is each method's HR@3, in Methods order.
+	HR3 []Num
+}
+
+// classBins are the bins of ClassesBreakdown.
+var classBins = [][2]int{{0, 0}, {1, 5}, {6, 15}, {16, 30}, {31, 60}, {61, -1}}
 
 // ChurnGroup is one group of churners of a HiddenBreakdown.
 type ChurnGroup struct {
@@ -684,13 +709,14 @@ type scoring struct {
 	debitCol, monthlyCol int
 	recency              []bool
 	// next examples
-	nextTier   []features.Tier
-	ranks      [][]int // per next method
-	oracleRank []int   // 0 when unmatched
-	oracleOpt  []int   // optimistic oracle ranks of the matched examples
-	oracleTies int
-	nextNoRow  int
-	nextNoDist int
+	nextClasses []int // classes in the window
+	nextTier    []features.Tier
+	ranks       [][]int // per next method
+	oracleRank  []int   // 0 when unmatched
+	oracleOpt   []int   // optimistic oracle ranks of the matched examples
+	oracleTies  int
+	nextNoRow   int
+	nextNoDist  int
 
 	clone    features.Example
 	churnP   []float64 // per model slot, of the example being added
@@ -829,6 +855,11 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 	}
 	if isNext {
 		c.Next++
+		var classes float64
+		for _, v := range s.counts {
+			classes += v
+		}
+		s.nextClasses = append(s.nextClasses, int(classes))
 		s.nextTier = append(s.nextTier, tier)
 		s.nextMem = append(s.nextMem, mem)
 		i := 0
@@ -931,6 +962,44 @@ func (s *scoring) hiddenBreakdown(matched []bool) *HiddenBreakdown {
 	return h
 }
 
+// classesBreakdown computes OracleReport.NextByClasses over the matched
+// next-course examples.
+func (s *scoring) classesBreakdown(matched []bool) *ClassesBreakdown {
+	b := &ClassesBreakdown{Methods: append(slices.Clone(s.nextMethods), MethodOracle)}
+	opt := make([]int, len(matched)) // the oracle's optimistic ranks, by example
+	k := 0
+	for i, ok := range matched {
+		if ok {
+			opt[i] = s.oracleOpt[k]
+			k++
+		}
+	}
+	for _, bin := range classBins {
+		cb := ClassesBin{Lo: bin[0], Hi: bin[1]}
+		hits := make([]int, len(b.Methods))
+		for i, ok := range matched {
+			c := s.nextClasses[i]
+			if !ok || c < bin[0] || (bin[1] >= 0 && c > bin[1]) {
+				continue
+			}
+			cb.N++
+			for j := range s.nextMethods {
+				if s.ranks[j][i] <= 3 {
+					hits[j]++
+				}
+			}
+			if opt[i] <= 3 {
+				hits[len(hits)-1]++
+			}
+		}
+		for _, h := range hits {
+			cb.HR3 = append(cb.HR3, share(h, cb.N))
+		}
+		b.Bins = append(b.Bins, cb)
+	}
+	return b
+}
+
 // cloneExample copies src into dst, reusing dst's slices.
 func cloneExample(dst, src *features.Example) {
 	seq, mask, static := dst.Seq, dst.Mask, dst.Static
@@ -1003,6 +1072,7 @@ func (s *scoring) summarise(rep *Report, truth *truthIndex) {
 		or.HR3Share = or.Next[0].All.HR3 / or.HR3Optimistic
 		or.Hidden = s.hiddenBreakdown(matched)
 	}
+	or.NextByClasses = s.classesBreakdown(nextMatched)
 	rep.Oracle = or
 	for i, ok := range matched {
 		if ok {

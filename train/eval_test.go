@@ -53,6 +53,8 @@ type evalExample struct {
 	recency int
 	// the static columns debit_missed and contract_monthly
 	debitMissed, monthly bool
+	// classes is the sum of the class_<category> columns over the window
+	classes int
 }
 
 // evalReadAll reads every example of a training file.
@@ -70,6 +72,13 @@ func evalReadAll(t *testing.T, path string) ([]evalExample, *features.FeatureSpe
 	if debit < 0 || monthly < 0 {
 		t.Fatalf("no %s or contract_monthly among the static columns %q", features.StaticDebitMissed, static)
 	}
+	var classCols []int
+	for i, name := range fr.Header().Spec.Sequence {
+		if strings.HasPrefix(name, "class_") {
+			classCols = append(classCols, i)
+		}
+	}
+	nf := len(fr.Header().Spec.Sequence)
 	for {
 		err := fr.Next(&ex)
 		if err == io.EOF {
@@ -78,7 +87,13 @@ func evalReadAll(t *testing.T, path string) ([]evalExample, *features.FeatureSpe
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, evalExample{ex.MemberID, ex.Cutoff, ex.Split, ex.Label, ex.Indicators.RecencyDays, ex.Static[debit] > 0, ex.Static[monthly] > 0})
+		var classes float32
+		for r := 0; r+nf <= len(ex.Seq); r += nf {
+			for _, c := range classCols {
+				classes += ex.Seq[r+c]
+			}
+		}
+		out = append(out, evalExample{ex.MemberID, ex.Cutoff, ex.Split, ex.Label, ex.Indicators.RecencyDays, ex.Static[debit] > 0, ex.Static[monthly] > 0, int(classes)})
 	}
 	spec := fr.Header().Spec
 	return out, &spec
@@ -272,6 +287,38 @@ func TestEvaluate(t *testing.T) {
 		}
 		if want[GroupHiddenDebit]+want[GroupHiddenMonthly]+want[GroupHiddenOther] != o.HiddenChurnedPositives || o.HiddenChurnedPositives == 0 {
 			t.Errorf("groups %v against %d hidden churners: want some, all in the groups", want, o.HiddenChurnedPositives)
+		}
+
+		// HR@3 by classes in the window: the bins' examples counted
+		// independently, and their HR@3 averaging back to the matched
+		// figures (the model's, the oracle's with ties in its favour).
+		bins := o.NextByClasses
+		if bins == nil || bins.Methods[0] != MethodModel || bins.Methods[len(bins.Methods)-1] != MethodOracle {
+			t.Fatalf("next by classes %+v", bins)
+		}
+		var total int
+		var model, oracle float64
+		for _, b := range bins.Bins {
+			n := 0
+			for _, e := range exs {
+				if e.split == features.SplitTest && !e.label.Excluded && e.label.NextCategory >= 0 &&
+					e.classes >= b.Lo && (b.Hi < 0 || e.classes <= b.Hi) {
+					n++
+				}
+			}
+			if b.N != n {
+				t.Errorf("bin %d–%d: %d examples, independent count %d", b.Lo, b.Hi, b.N, n)
+			}
+			total += b.N
+			if b.N > 0 {
+				model += float64(b.HR3[0]) * float64(b.N)
+				oracle += float64(b.HR3[len(b.HR3)-1]) * float64(b.N)
+			}
+		}
+		if total != o.NextMatched || math.Abs(model/float64(total)-float64(nextRow(o.Next, MethodModel).All.HR3)) > 1e-12 ||
+			math.Abs(oracle/float64(total)-float64(o.HR3Optimistic)) > 1e-12 {
+			t.Errorf("bins: %d examples, HR@3 model %v oracle %v; want %d, %v, %v", total, model/float64(total), oracle/float64(total),
+				o.NextMatched, nextRow(o.Next, MethodModel).All.HR3, o.HR3Optimistic)
 		}
 
 		// The bootstrap resamples the test members; with the oracle as the

@@ -405,6 +405,26 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			p("With every hidden example scored 1 and the model's scores for the others, the model's ROC-AUC on the matched examples would be %s.\n\n",
 				fmtNum(h.IfHiddenKnown))
 		}
+		if b := o.NextByClasses; b != nil {
+			p("Next-course HR@3 on the matched examples by the classes the member took in the sequence window " +
+				"(the oracle's ties in its favour, as in the HR@3 bar):\n\n")
+			t := &table{head: append([]string{"classes", "examples"}, b.Methods...)}
+			for _, bin := range b.Bins {
+				name := fmt.Sprintf("%d–%d", bin.Lo, bin.Hi)
+				switch {
+				case bin.Hi < 0:
+					name = fmt.Sprintf("%d or more", bin.Lo)
+				case bin.Lo == bin.Hi:
+					name = fmt.Sprint(bin.Lo)
+				}
+				row := []string{name, fmt.Sprint(bin.N)}
+				for _, v := range bin.HR3 {
+					row = append(row, fmtNum(v))
+				}
+				t.add(row...)
+			}
+			t.markdown(bw)
+		}
 		p("Every method on the matched examples only:\n\n")
 		churnTable(o.Churn, -1).markdown(bw)
 		nextTable(o.Next, -1).markdown(bw)

@@ -74,6 +74,11 @@ func evalHandReport() *Report {
 				{Name: GroupHiddenMonthly, Churners: 0, ModelAUC: nan, OracleAUC: nan},
 				{Name: GroupHiddenOther, Churners: 20, ModelAUC: 0.93, OracleAUC: 1},
 				{Name: GroupVisible, Churners: 30, ModelAUC: 0.85, OracleAUC: 0.88},
+			}},
+			NextByClasses: &ClassesBreakdown{Methods: []string{MethodModel, MethodMostFrequent, MethodOracle}, Bins: []ClassesBin{
+				{Lo: 0, Hi: 0, N: 0, HR3: []Num{nan, nan, nan}},
+				{Lo: 1, Hi: 5, N: 300, HR3: []Num{0.69, 0.61, 0.82}},
+				{Lo: 6, Hi: -1, N: 500, HR3: []Num{0.77, 0.78, 0.82}},
 			}}},
 		History: epochPoints([]EpochStats{{Epoch: 1, TrainLoss: 2, ValLoss: 2.1, ValChurnAUC: math.NaN(), Seconds: 3}}),
 		Notes:   []string{"a note"},
