@@ -135,6 +135,27 @@ func metricInterval(t *testing.T, u *Uncertainty, method, metric string) MetricI
 	return MetricInterval{}
 }
 
+// binormalCase draws n examples, one per member M<i>, churning with
+// probability prev: the model scores N(shift, 1) for a churner and N(0, 1)
+// otherwise, the baseline the same with half the shift; the next-course
+// ranks are uniform on 1..4 (model) and 1..6 (baseline).
+func binormalCase(r *rand.Rand, n int, prev, shift float64) (model, base []float64, labels []bool, member []string, mr, br []int) {
+	for i := range n {
+		y := r.Float64() < prev
+		s := 0.0
+		if y {
+			s = shift
+		}
+		model = append(model, r.NormFloat64()+s)
+		base = append(base, r.NormFloat64()+s/2)
+		labels = append(labels, y)
+		member = append(member, fmt.Sprint("M", i))
+		mr = append(mr, 1+r.IntN(4))
+		br = append(br, 1+r.IntN(6))
+	}
+	return
+}
+
 // delongSE is the standard error of the ROC-AUC of independent examples by
 // DeLong, DeLong & Clarke-Pearson (Biometrics 44, 1988): the variance of
 // the structural components over the positives and over the negatives,
@@ -183,25 +204,10 @@ func delongSE(scores []float64, labels []bool) float64 {
 // With one example per member the bootstrap's spread of the ROC-AUC is
 // the AUC's sampling error, which DeLong's estimator gives in closed form.
 func TestBootstrapAUCMatchesDeLong(t *testing.T) {
-	r := rand.New(rand.NewPCG(11, 2))
 	const n = 2000
-	var model, base []float64
-	var labels []bool
-	var member []string
-	var ranks []int
-	for i := range n {
-		y := r.Float64() < 0.1
-		shift := 0.0
-		if y {
-			shift = 1.5 // binormal, AUC ≈ Φ(1.5/√2) ≈ 0.86
-		}
-		model = append(model, r.NormFloat64()+shift)
-		base = append(base, r.NormFloat64()+shift/2)
-		labels = append(labels, y)
-		member = append(member, fmt.Sprint("M", i))
-		ranks = append(ranks, 1+r.IntN(5))
-	}
-	rep := bootScoring(t, model, base, labels, ranks, ranks, member, 2000, 1)
+	// Binormal, AUC ≈ Φ(1.5/√2) ≈ 0.86.
+	model, base, labels, member, mr, br := binormalCase(rand.New(rand.NewPCG(11, 2)), n, 0.1, 1.5)
+	rep := bootScoring(t, model, base, labels, mr, br, member, 2000, 1)
 	m := metricInterval(t, rep.Uncertainty, MethodModel, "ROC-AUC")
 	// A 95 % interval of a near-normal statistic spans ±1.96 SE.
 	got := float64(m.Hi-m.Lo) / (2 * 1.96)
@@ -221,25 +227,8 @@ func TestBootstrapAUCMatchesDeLong(t *testing.T) {
 // its example changes no interval, where resampling examples would shrink
 // them by √3. And the same seed gives the same intervals.
 func TestBootstrapResamplesMembers(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 3))
 	const n = 400
-	var model, base []float64
-	var labels []bool
-	var member []string
-	var mr, br []int
-	for i := range n {
-		y := r.Float64() < 0.2
-		shift := 0.0
-		if y {
-			shift = 1
-		}
-		model = append(model, r.NormFloat64()+shift)
-		base = append(base, r.NormFloat64()+shift/2)
-		labels = append(labels, y)
-		member = append(member, fmt.Sprint("M", i))
-		mr = append(mr, 1+r.IntN(4))
-		br = append(br, 1+r.IntN(6))
-	}
+	model, base, labels, member, mr, br := binormalCase(rand.New(rand.NewPCG(5, 3)), n, 0.2, 1)
 	three := slices.Repeat([]float64{3}, n)
 	once := bootScoring(t, model, base, labels, mr, br, member, 300, 7)
 	thrice := bootScoring(t, dup(model, three), dup(base, three), dup(labels, three), dup(mr, three), dup(br, three), dup(member, three), 300, 7)

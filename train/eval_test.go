@@ -352,17 +352,19 @@ func TestEvaluate(t *testing.T) {
 		}
 	})
 
+	// A fake model: churn = σ((recency − 30)/10); next-category scores
+	// increase with the index, so the last category ranks first, the one
+	// before it second, and so on. The predictor also wipes the example it
+	// gets.
+	next := make([]float64, k)
+	for i := range next {
+		next[i] = float64(i) / 100
+	}
+	fake := funcPredictor(func(ex *features.Example) (float64, []float64) {
+		return 1 / (1 + math.Exp(-(float64(ex.Indicators.RecencyDays)-30)/10)), next
+	})
+
 	t.Run("fake model", func(t *testing.T) {
-		// Churn = σ((recency − 30)/10); next-category scores increase with
-		// the index, so the last category ranks first, the one before it
-		// second, and so on. The predictor also wipes the example it gets.
-		next := make([]float64, k)
-		for i := range next {
-			next[i] = float64(i) / 100
-		}
-		fake := funcPredictor(func(ex *features.Example) (float64, []float64) {
-			return 1 / (1 + math.Exp(-(float64(ex.Indicators.RecencyDays)-30)/10)), next
-		})
 		rep, err := Evaluate(ctx, featPath, fake, truthPath, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -420,16 +422,9 @@ func TestEvaluate(t *testing.T) {
 	})
 
 	t.Run("compare", func(t *testing.T) {
-		// The fake model of the subtest above, with the oracle's
-		// predictions as a candidate: the candidate's rows are the
-		// oracle's, the model's rows and bars are those without it.
-		next := make([]float64, k)
-		for i := range next {
-			next[i] = float64(i) / 100
-		}
-		fake := funcPredictor(func(ex *features.Example) (float64, []float64) {
-			return 1 / (1 + math.Exp(-(float64(ex.Indicators.RecencyDays)-30)/10)), next
-		})
+		// The fake model, with the oracle's predictions as a candidate:
+		// the candidate's rows are the oracle's, the model's rows and bars
+		// are those without it.
 		ti, err := loadTruth(truthPath, spec.Categories)
 		if err != nil {
 			t.Fatal(err)
