@@ -460,7 +460,6 @@ func TestBootstrapMatchedOnly(t *testing.T) {
 			s.ranks[1] = append(s.ranks[1], e.br)
 			s.oracle = append(s.oracle, e.oracle)
 			s.nextClasses = append(s.nextClasses, 0)
-			s.hiddenC = append(s.hiddenC, false)
 			s.groupC = append(s.groupC, GroupVisible)
 			s.oracleRank = append(s.oracleRank, e.or)
 			if e.or > 0 {

@@ -702,9 +702,9 @@ type scoring struct {
 	notAlive  int
 	hidden    int
 	hiddenPos int
-	// per churn example, with truth: hidden (Truth.Churned) and its group
-	hiddenC []bool
-	groupC  []string
+	// per churn example, with truth: its HiddenBreakdown group ("" when
+	// unmatched)
+	groupC []string
 	// static columns of the debit split; -1 when absent
 	debitCol, monthlyCol int
 	recency              []bool
@@ -849,7 +849,6 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 					}
 				}
 			}
-			s.hiddenC = append(s.hiddenC, tr != nil && tr.Alive && tr.Churned)
 			s.groupC = append(s.groupC, s.group(ex, tr))
 		}
 	}
@@ -951,7 +950,7 @@ func (s *scoring) hiddenBreakdown(matched []bool) *HiddenBreakdown {
 	for i, ok := range matched {
 		if ok {
 			v := s.scores[0][i]
-			if s.hiddenC[i] {
+			if g := s.groupC[i]; g != GroupVisible { // hidden: Truth.Churned
 				v = 1
 			}
 			sc = append(sc, v)
