@@ -303,14 +303,13 @@ type ChurnGroup struct {
 	ModelAUC, OracleAUC Num
 }
 
-// The groups of a HiddenBreakdown. The debit split needs the static
-// columns debit_missed and contract_monthly (features.FeatureSpec.Static);
-// without them the hidden churners are one group.
+// The groups of a HiddenBreakdown. The debit split reads the static
+// columns debit_missed and contract_monthly, which every checked
+// features.FeatureSpec has.
 const (
 	GroupHiddenDebit   = "ended, a monthly debit missed"
 	GroupHiddenMonthly = "ended, monthly, next debit not yet due"
 	GroupHiddenOther   = "ended, other contracts"
-	GroupHidden        = "ended"
 	GroupVisible       = "not yet ended"
 )
 
@@ -705,7 +704,8 @@ type scoring struct {
 	// per churn example, with truth: its HiddenBreakdown group ("" when
 	// unmatched)
 	groupC []string
-	// static columns of the debit split; -1 when absent
+	// static columns of the debit split (-1 would be absent, which
+	// FeatureSpec.Check rules out)
 	debitCol, monthlyCol int
 	recency              []bool
 	// next examples
@@ -905,11 +905,9 @@ func (s *scoring) group(ex *features.Example, tr *synth.Truth) string {
 		return ""
 	case !tr.Churned:
 		return GroupVisible
-	case s.debitCol < 0 || s.monthlyCol < 0:
-		return GroupHidden
-	case ex.Static[s.debitCol] > 0:
+	case s.debitCol >= 0 && ex.Static[s.debitCol] > 0:
 		return GroupHiddenDebit
-	case ex.Static[s.monthlyCol] > 0:
+	case s.monthlyCol >= 0 && ex.Static[s.monthlyCol] > 0:
 		return GroupHiddenMonthly
 	}
 	return GroupHiddenOther
@@ -927,11 +925,7 @@ func (s *scoring) hiddenBreakdown(matched []bool) *HiddenBreakdown {
 			h.NonChurners++
 		}
 	}
-	names := []string{GroupHiddenDebit, GroupHiddenMonthly, GroupHiddenOther, GroupVisible}
-	if s.debitCol < 0 || s.monthlyCol < 0 {
-		names = []string{GroupHidden, GroupVisible}
-	}
-	for _, name := range names {
+	for _, name := range []string{GroupHiddenDebit, GroupHiddenMonthly, GroupHiddenOther, GroupVisible} {
 		m, o := slices.Clone(negM), slices.Clone(negO)
 		y := make([]bool, len(m))
 		n := 0

@@ -266,6 +266,7 @@ func TestEvaluate(t *testing.T) {
 			}
 			tr := ti.rows[evalKey(e.member, e.cutoff)]
 			switch {
+			case tr == nil || !tr.Alive:
 			case !tr.Churned:
 				want[GroupVisible]++
 			case e.debitMissed:
@@ -396,6 +397,66 @@ func TestEvaluate(t *testing.T) {
 		}
 		if got, want := float64(rep.Oracle.Hidden.IfHiddenKnown), ROCAUC(known, churnY); got != want || got <= float64(churnRow(rep.Churn, MethodModel).All.ROCAUC) {
 			t.Errorf("AUC with the hidden examples scored 1: %v, direct %v (the model alone %v)", got, want, churnRow(rep.Churn, MethodModel).All.ROCAUC)
+		}
+		// Each group's churners against all non-churners, directly.
+		groups := map[string][]float64{}
+		var neg []float64
+		j = 0
+		for _, e := range exs {
+			if e.split != features.SplitTest || e.label.Excluded || e.label.Censored || e.label.Churn < 0 {
+				continue
+			}
+			p := probs[j]
+			j++
+			tr := ti.rows[evalKey(e.member, e.cutoff)]
+			switch {
+			case tr == nil || !tr.Alive:
+			case e.label.Churn == 0:
+				neg = append(neg, p)
+			case !tr.Churned:
+				groups[GroupVisible] = append(groups[GroupVisible], p)
+			case e.debitMissed:
+				groups[GroupHiddenDebit] = append(groups[GroupHiddenDebit], p)
+			case e.monthly:
+				groups[GroupHiddenMonthly] = append(groups[GroupHiddenMonthly], p)
+			default:
+				groups[GroupHiddenOther] = append(groups[GroupHiddenOther], p)
+			}
+		}
+		for _, g := range rep.Oracle.Hidden.Groups {
+			pos := groups[g.Name]
+			y := append(slices.Repeat([]bool{true}, len(pos)), slices.Repeat([]bool{false}, len(neg))...)
+			want := ROCAUC(append(slices.Clone(pos), neg...), y)
+			if g.Churners != len(pos) || !near(float64(g.ModelAUC), want, 0) {
+				t.Errorf("group %q: %d churners, model AUC %v; direct %d, %v", g.Name, g.Churners, g.ModelAUC, len(pos), want)
+			}
+		}
+		// HR@3 by classes in the window, directly: the fake ranks the
+		// true category c at k − c, the oracle by its truth row with ties
+		// in its favour.
+		for _, b := range rep.Oracle.NextByClasses.Bins {
+			var n, model, oracle int
+			for _, e := range exs {
+				c := int(e.label.NextCategory)
+				if e.split != features.SplitTest || e.label.Excluded || c < 0 || e.classes < b.Lo || (b.Hi >= 0 && e.classes > b.Hi) {
+					continue
+				}
+				n++
+				if k-c <= 3 {
+					model++
+				}
+				tr := ti.rows[evalKey(e.member, e.cutoff)]
+				scores := make([]float64, k)
+				for q := range scores {
+					scores[q] = tr.NextCategory[ti.perm[q]]
+				}
+				if rankOptimistic(scores, c) <= 3 {
+					oracle++
+				}
+			}
+			if b.N != n || !near(float64(b.HR3[0]), float64(share(model, n)), 0) || !near(float64(b.HR3[len(b.HR3)-1]), float64(share(oracle, n)), 0) {
+				t.Errorf("bin %d–%d: %d examples, HR@3 model %v oracle %v; direct %d, %v, %v", b.Lo, b.Hi, b.N, b.HR3[0], b.HR3[len(b.HR3)-1], n, share(model, n), share(oracle, n))
+			}
 		}
 		ranks := make([]int, len(nextTrue))
 		var hits float64
