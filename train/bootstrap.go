@@ -274,17 +274,10 @@ func (s *scoring) bootstrap(rep *Report, B int, seed uint64) {
 			matchedC[i] = !math.IsNaN(p)
 		}
 		matchedN = make([]bool, nN)
-		oracleOptHits = make([]float64, nN)
-		k := 0
 		for i, r := range s.oracleRank {
-			if r > 0 {
-				matchedN[i] = true
-				if s.oracleOpt[k] <= 3 {
-					oracleOptHits[i] = 1
-				}
-				k++
-			}
+			matchedN[i] = r > 0
 		}
+		oracleOptHits = hits3(s.oracleOpt) // unmatched (rank 0) weigh 0 below
 	}
 
 	// The series recomputed per resample.

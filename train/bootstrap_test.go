@@ -462,9 +462,7 @@ func TestBootstrapMatchedOnly(t *testing.T) {
 			s.nextClasses = append(s.nextClasses, 0)
 			s.groupC = append(s.groupC, GroupVisible)
 			s.oracleRank = append(s.oracleRank, e.or)
-			if e.or > 0 {
-				s.oracleOpt = append(s.oracleOpt, e.opt)
-			}
+			s.oracleOpt = append(s.oracleOpt, e.opt) // 0 when unmatched
 		}
 		rep := &Report{}
 		s.summarise(rep, s.truth)

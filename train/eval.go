@@ -713,7 +713,7 @@ type scoring struct {
 	nextTier    []features.Tier
 	ranks       [][]int // per next method
 	oracleRank  []int   // 0 when unmatched
-	oracleOpt   []int   // optimistic oracle ranks of the matched examples
+	oracleOpt   []int   // optimistic oracle ranks (ties in its favour), 0 when unmatched
 	oracleTies  int
 	nextNoRow   int
 	nextNoDist  int
@@ -877,9 +877,11 @@ func (s *scoring) add(ex *features.Example, m Predictor, c *EvalCounts) error {
 			case tr == nil:
 				s.nextNoRow++
 				s.oracleRank = append(s.oracleRank, 0)
+				s.oracleOpt = append(s.oracleOpt, 0)
 			case tr.NextCategory == nil:
 				s.nextNoDist++
 				s.oracleRank = append(s.oracleRank, 0)
+				s.oracleOpt = append(s.oracleOpt, 0)
 			default:
 				for k, j := range s.truth.perm {
 					s.oracleKs[k] = tr.NextCategory[j]
@@ -959,14 +961,6 @@ func (s *scoring) hiddenBreakdown(matched []bool) *HiddenBreakdown {
 // next-course examples.
 func (s *scoring) classesBreakdown(matched []bool) *ClassesBreakdown {
 	b := &ClassesBreakdown{Methods: append(slices.Clone(s.nextMethods), MethodOracle)}
-	opt := make([]int, len(matched)) // the oracle's optimistic ranks, by example
-	k := 0
-	for i, ok := range matched {
-		if ok {
-			opt[i] = s.oracleOpt[k]
-			k++
-		}
-	}
 	for _, bin := range classBins {
 		cb := ClassesBin{Lo: bin[0], Hi: bin[1]}
 		hits := make([]int, len(b.Methods))
@@ -981,7 +975,7 @@ func (s *scoring) classesBreakdown(matched []bool) *ClassesBreakdown {
 					hits[j]++
 				}
 			}
-			if opt[i] <= 3 {
+			if s.oracleOpt[i] <= 3 {
 				hits[len(hits)-1]++
 			}
 		}
@@ -1058,7 +1052,7 @@ func (s *scoring) summarise(rep *Report, truth *truthIndex) {
 	or.Next = append(or.Next, on)
 	rep.Next = append(rep.Next, on)
 	or.OracleTies = s.oracleTies
-	or.HR3Optimistic = RankSummary(s.oracleOpt).HR3
+	or.HR3Optimistic = nextResult(MethodOracle, s.oracleOpt, s.nextTier, nextMatched).All.HR3
 	or.ChurnAUCShare, or.HR3Share = Num(math.NaN()), Num(math.NaN())
 	if s.model {
 		or.ChurnAUCShare = or.Churn[0].All.ROCAUC / oc.All.ROCAUC
