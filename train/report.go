@@ -197,7 +197,7 @@ func (r *Report) barTable() *table {
 func (u *Uncertainty) barTable() *table {
 	t := &table{head: []string{"bar", "margin", "interval", "resamples passing"}}
 	for _, b := range u.Bars {
-		t.add(b.Name, fmtSigned(b.Margin), "["+fmtSigned(b.Lo)+", "+fmtSigned(b.Hi)+"]", fmtShare(b.PassShare))
+		t.add(b.Name, fmtSigned(b.Margin), interval(fmtSigned, b.Lo, b.Hi), fmtShare(b.PassShare))
 	}
 	return t
 }
@@ -206,7 +206,7 @@ func (u *Uncertainty) barTable() *table {
 func (u *Uncertainty) comparisonTable() *table {
 	t := &table{head: []string{"model", "metric", "difference", "interval", "resamples better"}}
 	for _, c := range u.Comparisons {
-		t.add(c.Candidate, c.Metric, fmtSigned(c.Diff), "["+fmtSigned(c.Lo)+", "+fmtSigned(c.Hi)+"]", fmtShare(c.BetterShare))
+		t.add(c.Candidate, c.Metric, fmtSigned(c.Diff), interval(fmtSigned, c.Lo, c.Hi), fmtShare(c.BetterShare))
 	}
 	return t
 }
@@ -230,10 +230,13 @@ func (u *Uncertainty) writeMarkdown(w io.Writer) {
 	}
 	t := &table{head: []string{"method", "metric", "value", "interval"}}
 	for _, m := range u.Metrics {
-		t.add(m.Method, m.Metric, fmtNum(m.Value), "["+fmtNum(m.Lo)+", "+fmtNum(m.Hi)+"]")
+		t.add(m.Method, m.Metric, fmtNum(m.Value), interval(fmtNum, m.Lo, m.Hi))
 	}
 	t.markdown(w)
 }
+
+// interval formats [lo, hi] with f.
+func interval(f func(Num) string, lo, hi Num) string { return "[" + f(lo) + ", " + f(hi) + "]" }
 
 // fmtSigned formats v with 4 decimals and its sign; – for NaN.
 func fmtSigned(v Num) string {
