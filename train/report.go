@@ -215,7 +215,7 @@ func (u *Uncertainty) comparisonTable() *table {
 func (u *Uncertainty) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "## Uncertainty\n\n"+
 		"Member bootstrap (docs/evaluation.md): %d resamples of the %d test members, each drawn member with all of its test examples, seed %d; "+
-		"every figure and bar recomputed on each resample, %s percentile intervals.\n\n",
+		"every figure and bar recomputed on each resample, %s percentile intervals (basic bootstrap intervals for ECE, which resampling biases upward).\n\n",
 		u.Resamples, u.Members, u.Seed, fmtShare(Num(u.Level)))
 	if len(u.Bars) > 0 {
 		fmt.Fprintf(w, "Margin past each bar (value − threshold; for calibration threshold − value): "+
