@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"retain/features"
 	"retain/serve/alert"
 )
 
@@ -76,7 +77,7 @@ type allRes struct {
 // RescoreReport counts what a rescoring did.
 type RescoreReport struct {
 	Scored   int // members scored
-	Skipped  int // members not active (contract ended) or gone
+	Skipped  int // members not on the books: already churned, gone, or joined today
 	Failed   int // members whose scoring failed (logged)
 	Baseline int // members recorded for the first time (no event)
 	Changed  int // members whose recorded level changed
@@ -395,6 +396,11 @@ func (a *Alerts) rescore(ctx context.Context, ids []string, trigger string) (Res
 			err := r.Err
 			if err == nil && !r.Churned {
 				err = checkScore(r.Score)
+			}
+			if errors.Is(err, features.ErrNotJoined) {
+				// A sign-up of today: not on the books until tomorrow.
+				rep.Skipped++
+				continue
 			}
 			if err != nil {
 				if ctx.Err() != nil {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,26 +86,34 @@ func (s *BundleScorer) scoreMany(ctx context.Context, hs []*History, asOf time.T
 
 // storedResult is one member's outcome in scoreStoredMany, as scoreStored
 // returns it: a score, a per-member error, or neither (skipped: had
-// already churned).
+// already churned, or with notJoined, had not joined by as_of).
 type storedResult struct {
-	score *retainv1.MemberScore
-	err   *retainv1.ScoreError
+	score     *retainv1.MemberScore
+	err       *retainv1.ScoreError
+	notJoined bool
+}
+
+// storedSkips says which stored members scoreStoredMany leaves out instead
+// of scoring: those who had already churned at as_of, those who had not
+// yet joined by it (a whole-store pull as of a past day).
+type storedSkips struct {
+	churned, notJoined bool
 }
 
 // scoreStoredMany scores the stored members ids as of asOf as scoreStored
 // scores each one, with one network run per manyChunk members when the
 // live Scorer is a manyScorer, reading their histories a chunk at a time.
 // The error is for the call as a whole (its context).
-func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []string, asOf time.Time, topK int, skipChurned bool) ([]storedResult, error) {
+func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []string, asOf time.Time, topK int, skip storedSkips) ([]storedResult, error) {
 	out := make([]storedResult, len(ids))
 	many, ok := ls.s.(manyScorer)
 	if !ok {
 		for i, id := range ids {
-			ms, se, err := s.scoreStored(ctx, ls, id, asOf, topK, skipChurned)
+			r, err := s.scoreStored(ctx, ls, id, asOf, topK, skip)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = storedResult{ms, se}
+			out[i] = r
 		}
 		return out, nil
 	}
@@ -134,7 +143,7 @@ func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []stri
 		if len(hs) == 0 {
 			continue
 		}
-		if err := many.scoreMany(ctx, hs, asOf, skipChurned, res[:len(hs)]); err != nil {
+		if err := many.scoreMany(ctx, hs, asOf, skip.churned, res[:len(hs)]); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctxErr(ctx.Err())
 			}
@@ -144,8 +153,10 @@ func (s *Server) scoreStoredMany(ctx context.Context, ls *liveScorer, ids []stri
 		for k, r := range res[:len(hs)] {
 			i, h := at[k], hs[k]
 			switch {
+			case r.Err != nil && skip.notJoined && errors.Is(r.Err, features.ErrNotJoined):
+				out[i].notJoined = true
 			case r.Err != nil:
-				err := s.scoringErr(ctx, ls, h, r.Err)
+				err := s.scoringErr(ctx, ls, h, r.Err, asOf)
 				if ctx.Err() != nil {
 					return nil, err
 				}

@@ -9,16 +9,17 @@ import (
 
 // metrics are the server's Prometheus metrics (docs/api.md lists them).
 type metrics struct {
-	requests *prometheus.CounterVec   // by method and code
-	errors   *prometheus.CounterVec   // by method and code, code != OK
-	latency  *prometheus.HistogramVec // by method
-	inFlight prometheus.Gauge
-	model    *prometheus.GaugeVec // 1 for the version that scores
-	churn    prometheus.Histogram
-	events   *prometheus.CounterVec // by result: accepted, duplicate
-	panics   prometheus.Counter
-	skipped  prometheus.Counter     // already-churned members left out of whole-store pulls
-	reloads  *prometheus.CounterVec // by result: ok, refused
+	requests  *prometheus.CounterVec   // by method and code
+	errors    *prometheus.CounterVec   // by method and code, code != OK
+	latency   *prometheus.HistogramVec // by method
+	inFlight  prometheus.Gauge
+	model     *prometheus.GaugeVec // 1 for the version that scores
+	churn     prometheus.Histogram
+	events    *prometheus.CounterVec // by result: accepted, duplicate
+	panics    prometheus.Counter
+	skipped   prometheus.Counter     // already-churned members left out of whole-store pulls
+	notJoined prometheus.Counter     // members not yet joined at as_of, left out of whole-store pulls
+	reloads   *prometheus.CounterVec // by result: ok, refused
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,13 +62,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "retain_stream_skipped_churned_total",
 			Help: "Members left out of whole-store StreamScores pulls because they had already churned at as_of.",
 		}),
+		notJoined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "retain_stream_skipped_not_joined_total",
+			Help: "Members left out of whole-store StreamScores pulls because they had not joined by as_of's day.",
+		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "retain_model_reloads_total",
 			Help: "Reloads of the model bundle and playbook (LoadBundle, LoadModel: SIGHUP, file watch), by result (ok, refused).",
 		}, []string{"result"}),
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.errors, m.latency, m.inFlight, m.model, m.churn, m.events, m.panics, m.skipped, m.reloads} {
+	for _, c := range []prometheus.Collector{m.requests, m.errors, m.latency, m.inFlight, m.model, m.churn, m.events, m.panics, m.skipped, m.notJoined, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -442,8 +442,6 @@ func TestStreamSkipsChurned(t *testing.T) {
 	if err := ts.srv.LoadBundle(ctx, path, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := synthConfig()
-	asOf := cfg.Start.AddDate(0, 0, 7*cfg.Weeks)
 	sc, err := serve.NewBundleScorer(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -458,29 +456,6 @@ func TestStreamSkipsChurned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var active, churned []string
-	for _, id := range all {
-		h, err := ts.store.HistoryBefore(id, asOf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex, err := fz.Compute((*features.History)(h), asOf)
-		if errors.Is(err, features.ErrNotJoined) {
-			active = append(active, id) // scored, and fails as not joined
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if fz.AlreadyChurned(ex) {
-			churned = append(churned, id)
-		} else {
-			active = append(active, id)
-		}
-	}
-	if len(churned) == 0 || len(active) == 0 {
-		t.Fatalf("%d churned, %d active members at %s: the test needs both", len(churned), len(active), asOf)
-	}
-
 	c := ts.dial(t, tokAdmin)
 	pull := func(req *retainv1.StreamScoresRequest) (ids []string, flagged []string, trailer metadata.MD) {
 		t.Helper()
@@ -497,6 +472,7 @@ func TestStreamSkipsChurned(t *testing.T) {
 				t.Fatal(err)
 			}
 			if e := r.GetError(); e != nil {
+				t.Errorf("%s: error entry %d %q", e.GetMemberId(), e.GetCode(), e.GetMessage())
 				ids = append(ids, e.GetMemberId())
 				continue
 			}
@@ -506,25 +482,73 @@ func TestStreamSkipsChurned(t *testing.T) {
 			}
 		}
 	}
-	ids, flagged, tr := pull(&retainv1.StreamScoresRequest{AsOf: pbts(asOf)})
-	if !slices.Equal(ids, active) || len(flagged) != 0 {
-		t.Errorf("default pull: %d members (%d flagged), want the %d active ones", len(ids), len(flagged), len(active))
+	trailer := func(tr metadata.MD, key string, want int) {
+		t.Helper()
+		if got := tr.Get(key); !slices.Equal(got, []string{fmt.Sprint(want)}) {
+			t.Errorf("trailer %s %v, want %d", key, got, want)
+		}
 	}
-	if got := tr.Get(serve.SkippedChurnedTrailer); !slices.Equal(got, []string{fmt.Sprint(len(churned))}) {
-		t.Errorf("trailer %v, want %d skipped", got, len(churned))
+
+	cfg := synthConfig()
+	var skippedChurned, skippedNotJoined int // the metrics' expected totals
+	// At the data's end, and at its middle, where some members have not
+	// joined yet: they are left out of whole-store pulls (and counted),
+	// never sent as errors.
+	for _, asOf := range []time.Time{cfg.Start.AddDate(0, 0, 7*cfg.Weeks), cfg.Start.AddDate(0, 0, 7*cfg.Weeks/2)} {
+		var active, churned, notJoined []string
+		for _, id := range all {
+			h, err := ts.store.HistoryBefore(id, asOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err := fz.Compute((*features.History)(h), asOf)
+			switch {
+			case errors.Is(err, features.ErrNotJoined):
+				notJoined = append(notJoined, id)
+			case err != nil:
+				t.Fatal(err)
+			case fz.AlreadyChurned(ex):
+				churned = append(churned, id)
+			default:
+				active = append(active, id)
+			}
+		}
+		if len(churned) == 0 || len(active) == 0 {
+			t.Fatalf("%d churned, %d active members at %s: the test needs both", len(churned), len(active), asOf)
+		}
+		ids, flagged, tr := pull(&retainv1.StreamScoresRequest{AsOf: pbts(asOf)})
+		if !slices.Equal(ids, active) || len(flagged) != 0 {
+			t.Errorf("%s: default pull: %d members (%d flagged), want the %d active ones", asOf, len(ids), len(flagged), len(active))
+		}
+		trailer(tr, serve.SkippedChurnedTrailer, len(churned))
+		trailer(tr, serve.SkippedNotJoinedTrailer, len(notJoined))
+		skippedChurned += len(churned)
+		skippedNotJoined += len(notJoined)
+
+		joined := slices.DeleteFunc(slices.Clone(all), func(id string) bool { return slices.Contains(notJoined, id) })
+		ids, flagged, tr = pull(&retainv1.StreamScoresRequest{AsOf: pbts(asOf), IncludeChurned: true})
+		if !slices.Equal(ids, joined) || !slices.Equal(flagged, churned) {
+			t.Errorf("%s: include_churned: %d members, flagged %v; want the %d joined, flagged %v", asOf, len(ids), flagged, len(joined), churned)
+		}
+		trailer(tr, serve.SkippedChurnedTrailer, 0)
+		trailer(tr, serve.SkippedNotJoinedTrailer, len(notJoined))
+		skippedNotJoined += len(notJoined)
+
+		ids, flagged, _ = pull(&retainv1.StreamScoresRequest{AsOf: pbts(asOf), MemberIds: churned[:1]})
+		if !slices.Equal(ids, churned[:1]) || !slices.Equal(flagged, churned[:1]) {
+			t.Errorf("%s: listed churned member: got %v flagged %v", asOf, ids, flagged)
+		}
+		t.Logf("as of %s: %d active, %d churned, %d not joined", asOf.Format(time.DateOnly), len(active), len(churned), len(notJoined))
+		if asOf.Before(cfg.Start.AddDate(0, 0, 7*cfg.Weeks)) && len(notJoined) == 0 {
+			t.Errorf("%s: every member had joined: the test needs some who had not", asOf)
+		}
 	}
-	if got, want := ts.metric("retain_stream_skipped_churned_total"), fmt.Sprint(len(churned)); got != want {
-		t.Errorf("skipped metric %s, want %s", got, want)
+	if got, want := ts.metric("retain_stream_skipped_churned_total"), fmt.Sprint(skippedChurned); got != want {
+		t.Errorf("skipped churned metric %s, want %s", got, want)
 	}
-	ids, flagged, _ = pull(&retainv1.StreamScoresRequest{AsOf: pbts(asOf), IncludeChurned: true})
-	if !slices.Equal(ids, all) || !slices.Equal(flagged, churned) {
-		t.Errorf("include_churned: %d members, flagged %v; want all %d, flagged %v", len(ids), flagged, len(all), churned)
+	if got, want := ts.metric("retain_stream_skipped_not_joined_total"), fmt.Sprint(skippedNotJoined); got != want {
+		t.Errorf("skipped not joined metric %s, want %s", got, want)
 	}
-	ids, flagged, _ = pull(&retainv1.StreamScoresRequest{AsOf: pbts(asOf), MemberIds: churned[:1]})
-	if !slices.Equal(ids, churned[:1]) || !slices.Equal(flagged, churned[:1]) {
-		t.Errorf("listed churned member: got %v flagged %v", ids, flagged)
-	}
-	t.Logf("as of %s: %d active, %d churned", asOf.Format(time.DateOnly), len(active), len(churned))
 }
 
 // TestBundlePlaybook: BundleOptions.Playbook gives the actions, with the

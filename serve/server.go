@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"retain/datasets"
+	"retain/features"
 	retainv1 "retain/proto/retain/v1"
 	"retain/serve/report"
 )
@@ -175,7 +176,8 @@ func New(opts Options, scorer Scorer, store *Store, logger *slog.Logger, reg pro
 //
 // The check: Info().Version is not empty; Check passes when sc is a
 // Checker; and when the store holds members, sc scores the first of them
-// (by member_id) as of now, and the Score is valid (see Score). The check
+// (by member_id) who had joined before today as of now, and the Score is
+// valid (see Score). The check
 // is bounded by Options.CheckTimeout.
 //
 // SetScorer(ctx, nil) unloads the Scorer: NOT_SERVING, scoring calls
@@ -224,27 +226,40 @@ func (s *Server) checkScorer(ctx context.Context, sc Scorer, info *ModelInfo) er
 			return fmt.Errorf("self-check: %w", err)
 		}
 	}
-	ids, err := s.store.MemberIDs("", 1)
+	// The trial score: the first member (by id) who had joined before
+	// today; a sign-up of today cannot be scored until tomorrow, and must
+	// not keep a model from loading.
+	ids, err := s.store.MemberIDs("", trialMembers)
 	if err != nil {
 		return fmt.Errorf("trial score: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil
 	}
 	asOf := s.opts.Now()
-	h, err := s.store.HistoryBefore(ids[0], asOf)
-	if err != nil {
-		return fmt.Errorf("trial score: %w", err)
+	for _, id := range ids {
+		h, err := s.store.HistoryBefore(id, asOf)
+		if err != nil {
+			return fmt.Errorf("trial score: %w", err)
+		}
+		score, err := sc.Score(ctx, h, asOf)
+		if errors.Is(err, features.ErrNotJoined) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("trial score of member %q: %w", id, err)
+		}
+		if err := checkScore(score); err != nil {
+			return fmt.Errorf("trial score of member %q: %w", id, err)
+		}
+		return nil
 	}
-	score, err := sc.Score(ctx, h, asOf)
-	if err != nil {
-		return fmt.Errorf("trial score of member %q: %w", ids[0], err)
-	}
-	if err := checkScore(score); err != nil {
-		return fmt.Errorf("trial score of member %q: %w", ids[0], err)
+	if len(ids) > 0 {
+		s.log.Warn("no trial score: the first members joined today", "members", len(ids))
 	}
 	return nil
 }
+
+// trialMembers is the number of members (the first by id) the model check
+// tries for its trial score before giving up on one.
+const trialMembers = 64
 
 // checkScore checks a Scorer's output.
 func checkScore(sc *Score) error {
@@ -544,7 +559,7 @@ func (s *Server) history(memberID *string, inline *retainv1.MemberHistory, asOf 
 func (s *Server) score(ctx context.Context, ls *liveScorer, h *History, asOf time.Time, topK int) (*retainv1.MemberScore, error) {
 	sc, err := ls.s.Score(ctx, h, asOf)
 	if err != nil {
-		return nil, s.scoringErr(ctx, ls, h, err)
+		return nil, s.scoringErr(ctx, ls, h, err, asOf)
 	}
 	return s.memberScore(ls, h, sc, asOf, topK)
 }
@@ -581,17 +596,59 @@ func (s *Server) memberScore(ls *liveScorer, h *History, sc *Score, asOf time.Ti
 	return ms, nil
 }
 
-// scoringErr turns a Scorer's error into the status the client sees:
-// context errors keep their meaning, anything else is logged and INTERNAL.
-func (s *Server) scoringErr(ctx context.Context, ls *liveScorer, h *History, err error) error {
+// scoringErr turns a Scorer's error scoring h as of asOf into the status
+// the client sees: context errors keep their meaning; a member who had not
+// joined by as_of's day (features.ErrNotJoined: a sign-up of today, or an
+// as_of before the join) is FAILED_PRECONDITION, with a
+// google.rpc.PreconditionFailure naming the member; anything else is
+// logged and INTERNAL.
+func (s *Server) scoringErr(ctx context.Context, ls *liveScorer, h *History, err error, asOf time.Time) error {
 	if ctx.Err() != nil {
 		return ctxErr(ctx.Err())
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return ctxErr(err)
 	}
+	if errors.Is(err, features.ErrNotJoined) {
+		return notJoinedErr(h, asOf)
+	}
 	s.log.Error("scoring failed", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
 	return status.Error(codes.Internal, "scoring failed")
+}
+
+// NotJoinedViolation is the google.rpc.PreconditionFailure violation type
+// of a scoring call's FAILED_PRECONDITION for a member who had not joined
+// by as_of's day; the violation's subject is "member/<member_id>".
+const NotJoinedViolation = "NOT_JOINED"
+
+// notJoinedErr is the status of scoring h as of asOf before or on h's
+// join day (features.ErrNotJoined): the features of a member start the day
+// after the join, so a sign-up of today is scored from tomorrow.
+func notJoinedErr(h *History, asOf time.Time) error {
+	id := shorten(h.Member.MemberID)
+	desc := fmt.Sprintf("member %q joined %s; as_of %s must fall on a later day (days in the model's time zone)",
+		id, h.Member.JoinedAt.UTC().Format(time.RFC3339), asOf.UTC().Format(time.RFC3339))
+	st := status.New(codes.FailedPrecondition, "member not joined by as_of: "+desc)
+	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+		Type: NotJoinedViolation, Subject: "member/" + id, Description: desc,
+	}}}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// isNotJoined reports whether st is notJoinedErr's status.
+func isNotJoined(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if pf, ok := d.(*errdetails.PreconditionFailure); ok {
+			for _, v := range pf.GetViolations() {
+				if v.GetType() == NotJoinedViolation {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // recommend gives h's next-class suggestions through the Scorer's cheap
@@ -603,7 +660,7 @@ func (s *Server) recommend(ctx context.Context, ls *liveScorer, h *History, asOf
 	}
 	next, err := r.Recommend(ctx, h, asOf)
 	if err != nil {
-		return nil, true, s.scoringErr(ctx, ls, h, err)
+		return nil, true, s.scoringErr(ctx, ls, h, err, asOf)
 	}
 	if err := checkScore(&Score{NextCourses: next}); err != nil {
 		s.log.Error("model returned invalid suggestions", "member", h.Member.MemberID, "version", ls.info.Version, "err", err)
@@ -688,30 +745,33 @@ func (s *Server) scoreSubject(ctx context.Context, id *string, inline *retainv1.
 }
 
 // scoreStored scores a member of the store; a member-level failure comes
-// back as a ScoreError, a call-level one (the context) as an error. With
-// skipChurned, a member who had already churned at asOf gives neither a
-// score nor an error: all three results are nil.
-func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asOf time.Time, topK int, skipChurned bool) (*retainv1.MemberScore, *retainv1.ScoreError, error) {
+// back in the result's err, a call-level one (the context) as an error. A
+// member skip leaves out gives neither a score nor an error (with
+// notJoined set when it had not joined by asOf).
+func (s *Server) scoreStored(ctx context.Context, ls *liveScorer, id string, asOf time.Time, topK int, skip storedSkips) (storedResult, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, ctxErr(err)
+		return storedResult{}, ctxErr(err)
 	}
 	h, err := s.storedHistory(id, asOf)
 	if err == nil {
 		var ms *retainv1.MemberScore
 		var skipped bool
-		if ms, skipped, err = s.scoreOrSkip(ctx, ls, h, asOf, topK, skipChurned); err == nil {
+		if ms, skipped, err = s.scoreOrSkip(ctx, ls, h, asOf, topK, skip.churned); err == nil {
 			if skipped {
 				s.metrics.skipped.Inc()
-				return nil, nil, nil
+				return storedResult{}, nil
 			}
-			return ms, nil, nil
+			return storedResult{score: ms}, nil
 		}
 	}
 	if ctx.Err() != nil {
-		return nil, nil, ctxErr(ctx.Err())
+		return storedResult{}, ctxErr(ctx.Err())
 	}
 	st := status.Convert(err)
-	return nil, &retainv1.ScoreError{MemberId: id, Code: int32(st.Code()), Message: st.Message()}, nil
+	if skip.notJoined && st.Code() == codes.FailedPrecondition && isNotJoined(st) {
+		return storedResult{notJoined: true}, nil
+	}
+	return storedResult{err: &retainv1.ScoreError{MemberId: id, Code: int32(st.Code()), Message: st.Message()}}, nil
 }
 
 // scoreOrSkip scores h; with skipChurned, a member who had already
@@ -725,7 +785,7 @@ func (s *Server) scoreOrSkip(ctx context.Context, ls *liveScorer, h *History, as
 			churned, err := ct.AlreadyChurned(ctx, h, asOf)
 			switch {
 			case err != nil:
-				return nil, false, s.scoringErr(ctx, ls, h, err)
+				return nil, false, s.scoringErr(ctx, ls, h, err, asOf)
 			case churned:
 				return nil, true, nil
 			}
@@ -748,7 +808,7 @@ func (s *Server) ScoreMembers(ctx context.Context, req *retainv1.ScoreMembersReq
 		return nil, err
 	}
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
-	rs, err := s.scoreStoredMany(ctx, ls, req.GetMemberIds(), asOf, topK, false)
+	rs, err := s.scoreStoredMany(ctx, ls, req.GetMemberIds(), asOf, topK, storedSkips{})
 	if err != nil {
 		return nil, err
 	}
@@ -772,11 +832,18 @@ const streamPage = 256
 // had already churned at as_of (decimal; "0" when none).
 const SkippedChurnedTrailer = "retain-skipped-churned"
 
+// SkippedNotJoinedTrailer is the trailer metadata key of StreamScores that
+// holds the number of members a whole-store pull left out because they
+// had not joined by as_of's day (decimal; "0" when none).
+const SkippedNotJoinedTrailer = "retain-skipped-not-joined"
+
 // StreamScores implements retainv1.RetainServiceServer. One model version
 // scores a whole stream. A whole-store pull (no member_ids) skips the
 // members who had already churned at as_of (Score.AlreadyChurned) unless
-// include_churned, and says how many in the SkippedChurnedTrailer
-// trailer; listed members are always scored.
+// include_churned, and those who had not joined by as_of's day, and says
+// how many in the SkippedChurnedTrailer and SkippedNotJoinedTrailer
+// trailers; listed members are always scored (one not yet joined gets
+// its FAILED_PRECONDITION error entry).
 func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.ServerStreamingServer[retainv1.StreamScoresResponse]) error {
 	if err := validateStream(req, s.opts.limits()); err != nil {
 		return err
@@ -787,12 +854,12 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 	}
 	ctx := stream.Context()
 	asOf, topK := s.asOf(req.GetAsOf()), s.topK(req.GetTopK())
-	skipped := 0
+	skipped, notJoined := 0, 0
 	// send scores ids and sends the results in order, manyChunk members
 	// at a time (one network run each).
-	send := func(ids []string, skipChurned bool) error {
+	send := func(ids []string, skip storedSkips) error {
 		for lo := 0; lo < len(ids); lo += manyChunk {
-			rs, err := s.scoreStoredMany(ctx, ls, ids[lo:min(lo+manyChunk, len(ids))], asOf, topK, skipChurned)
+			rs, err := s.scoreStoredMany(ctx, ls, ids[lo:min(lo+manyChunk, len(ids))], asOf, topK, skip)
 			if err != nil {
 				return err
 			}
@@ -803,6 +870,10 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 					resp.Result = &retainv1.StreamScoresResponse_Error{Error: r.err}
 				case r.score != nil:
 					resp.Result = &retainv1.StreamScoresResponse_Score{Score: r.score}
+				case r.notJoined:
+					notJoined++
+					s.metrics.notJoined.Inc()
+					continue
 				default:
 					skipped++
 					continue
@@ -815,12 +886,13 @@ func (s *Server) StreamScores(req *retainv1.StreamScoresRequest, stream grpc.Ser
 		return nil
 	}
 	if ids := req.GetMemberIds(); len(ids) > 0 {
-		return send(ids, false)
+		return send(ids, storedSkips{})
 	}
 	defer func() {
-		stream.SetTrailer(metadata.Pairs(SkippedChurnedTrailer, strconv.Itoa(skipped)))
+		stream.SetTrailer(metadata.Pairs(SkippedChurnedTrailer, strconv.Itoa(skipped),
+			SkippedNotJoinedTrailer, strconv.Itoa(notJoined)))
 	}()
-	skip := !req.GetIncludeChurned()
+	skip := storedSkips{churned: !req.GetIncludeChurned(), notJoined: true}
 	after := req.GetStartAfter()
 	for {
 		ids, err := s.store.MemberIDs(after, streamPage)
