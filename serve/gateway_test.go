@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -154,5 +155,76 @@ func TestListenAndServe(t *testing.T) {
 	}
 	if err := srv.ListenAndServe(context.Background()); err == nil || !strings.Contains(err.Error(), "metrics") {
 		t.Errorf("ListenAndServe with a busy metrics address: %v", err)
+	}
+}
+
+// TestHTTPSlowBody: a client that sends the headers of a request and then
+// trickles its body, without a token, loses the connection after
+// Options.HTTPReadTimeout (a slow-loris guard for the JSON/HTTP face).
+func TestHTTPSlowBody(t *testing.T) {
+	checkNoLeak(t)
+	store, err := serve.OpenStore(t.TempDir()+"/s.db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	const limit = 300 * time.Millisecond
+	srv, err := serve.New(serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", HTTPAddr: addr,
+		Tokens: testTokens(t), HTTPReadTimeout: limit}, nil, store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenAndServe: %v", err)
+		}
+	}()
+	var conn net.Conn
+	for range 50 { // until the face listens
+		if conn, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := fmt.Fprintf(conn, "POST /retain.v1.RetainService/ScoreMember HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000000\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	// Trickle a byte every 50 ms; the server must close the connection.
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	closed := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, conn)
+		closed <- err
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatalf("after %v: %v, want the server to close the connection", time.Since(start), err)
+			}
+			if d := time.Since(start); d < limit {
+				t.Errorf("closed after %v, before the %v read timeout", d, limit)
+			}
+			return
+		case <-tick.C:
+			conn.Write([]byte(" "))
+		}
 	}
 }

@@ -102,6 +102,14 @@ type Options struct {
 	// CheckTimeout bounds the check of a new Scorer in SetScorer.
 	// Default 30 seconds.
 	CheckTimeout time.Duration
+	// HTTPReadTimeout bounds the reading of a whole request, body
+	// included, on the JSON/HTTP face and the metrics port: a client that
+	// trickles a body (before any token is checked) holds a connection no
+	// longer. Default 30 seconds.
+	HTTPReadTimeout time.Duration
+	// HTTPIdleTimeout closes a kept-alive HTTP connection idle this long.
+	// Default 2 minutes.
+	HTTPIdleTimeout time.Duration
 
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
@@ -136,6 +144,8 @@ func DefaultOptions() Options {
 		RequestTimeout:       30 * time.Second,
 		ShutdownTimeout:      10 * time.Second,
 		CheckTimeout:         30 * time.Second,
+		HTTPReadTimeout:      30 * time.Second,
+		HTTPIdleTimeout:      2 * time.Minute,
 		Now:                  time.Now,
 	}
 }
@@ -184,6 +194,8 @@ func (o Options) withDefaults() (Options, error) {
 	setDur(&o.RequestTimeout, d.RequestTimeout)
 	setDur(&o.ShutdownTimeout, d.ShutdownTimeout)
 	setDur(&o.CheckTimeout, d.CheckTimeout)
+	setDur(&o.HTTPReadTimeout, d.HTTPReadTimeout)
+	setDur(&o.HTTPIdleTimeout, d.HTTPIdleTimeout)
 	if o.Now == nil {
 		o.Now = d.Now
 	}
@@ -217,6 +229,7 @@ func (o Options) withDefaults() (Options, error) {
 	}{
 		{"MaxClockSkew", o.MaxClockSkew}, {"RequestTimeout", o.RequestTimeout},
 		{"ShutdownTimeout", o.ShutdownTimeout}, {"CheckTimeout", o.CheckTimeout},
+		{"HTTPReadTimeout", o.HTTPReadTimeout}, {"HTTPIdleTimeout", o.HTTPIdleTimeout},
 	} {
 		if f.v < 0 {
 			return o, fmt.Errorf("serve: options: %s %v is negative", f.name, f.v)

@@ -361,7 +361,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		if cfg != nil {
 			l = tls.NewListener(l, cfg)
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, s.opts.HTTPReadTimeout),
+			ReadTimeout: s.opts.HTTPReadTimeout, IdleTimeout: s.opts.HTTPIdleTimeout}
 		https = append(https, hs)
 		running++
 		go func() {
