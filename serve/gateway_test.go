@@ -158,44 +158,61 @@ func TestListenAndServe(t *testing.T) {
 	}
 }
 
-// TestHTTPSlowBody: a client that sends the headers of a request and then
-// trickles its body, without a token, loses the connection after
-// Options.HTTPReadTimeout (a slow-loris guard for the JSON/HTTP face).
-func TestHTTPSlowBody(t *testing.T) {
-	checkNoLeak(t)
+// startHTTPFace runs ListenAndServe with opts (Tokens filled in) over a
+// store holding the fixture, scoring with sc, and returns the address of
+// its JSON/HTTP face once it accepts connections. It stops at the end of
+// the test.
+func startHTTPFace(t *testing.T, opts serve.Options, sc serve.Scorer) string {
+	t.Helper()
 	store, err := serve.OpenStore(t.TempDir()+"/s.db", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.AppendEvents(fixture()); err != nil {
+		t.Fatal(err)
+	}
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := free.Addr().String()
 	free.Close()
-	const limit = 300 * time.Millisecond
-	srv, err := serve.New(serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", HTTPAddr: addr,
-		Tokens: testTokens(t), HTTPReadTimeout: limit}, nil, store, nil, nil)
+	opts.Addr, opts.MetricsAddr, opts.HTTPAddr, opts.Tokens = "127.0.0.1:0", "127.0.0.1:0", addr, testTokens(t)
+	opts.Now = func() time.Time { return now }
+	srv, err := serve.New(opts, sc, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.ListenAndServe(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("ListenAndServe: %v", err)
 		}
-	}()
-	var conn net.Conn
-	for range 50 { // until the face listens
-		if conn, err = net.Dial("tcp", addr); err == nil {
-			break
+	})
+	for range 100 { // until the face listens
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	t.Fatalf("the HTTP face at %s does not listen", addr)
+	return ""
+}
+
+// TestHTTPSlowBody: a client that sends the headers of a request and then
+// trickles its body, without a token, loses the connection after
+// Options.HTTPReadTimeout (a slow-loris guard for the JSON/HTTP face).
+func TestHTTPSlowBody(t *testing.T) {
+	checkNoLeak(t)
+	const limit = 300 * time.Millisecond
+	addr := startHTTPFace(t, serve.Options{HTTPReadTimeout: limit}, nil)
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,15 +233,38 @@ func TestHTTPSlowBody(t *testing.T) {
 	for {
 		select {
 		case err := <-closed:
-			if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				t.Fatalf("after %v: %v, want the server to close the connection", time.Since(start), err)
-			}
+			} // EOF, or a reset: the server closed it with the body unread
 			if d := time.Since(start); d < limit {
 				t.Errorf("closed after %v, before the %v read timeout", d, limit)
 			}
 			return
 		case <-tick.C:
 			conn.Write([]byte(" "))
+		}
+	}
+}
+
+// TestHTTPSlowCall: HTTPReadTimeout bounds reading the request, not the
+// call: a call, unary or a stream, that takes longer than it once its body
+// is read is answered in full (a WriteTimeout would cut it).
+func TestHTTPSlowCall(t *testing.T) {
+	checkNoLeak(t)
+	const limit = 200 * time.Millisecond
+	sc := &fakeScorer{version: "v1"}
+	addr := startHTTPFace(t, serve.Options{HTTPReadTimeout: limit}, sc)
+	gate := make(chan struct{})
+	sc.set(func(h *hooks) { h.gate = gate })
+	time.AfterFunc(3*limit, func() { close(gate) })
+	for _, call := range []struct{ name, body string }{
+		{"ScoreMember", `{"memberId":"m1"}`},
+		{"StreamScores", `{"memberIds":["m1","m2"]}`},
+	} {
+		start := time.Now()
+		code, body := post(t, "http://"+addr, call.name, tokAdmin, call.body)
+		if code != http.StatusOK || !strings.Contains(body, `"m1"`) {
+			t.Errorf("%s after %v: %d %s", call.name, time.Since(start), code, body)
 		}
 	}
 }
