@@ -963,13 +963,15 @@ func (s *Server) IngestEvents(ctx context.Context, req *retainv1.IngestEventsReq
 		var re *RefError
 		if errors.As(err, &re) {
 			code := codes.InvalidArgument
-			if errors.Is(err, datasets.ErrUnknownMember) {
+			switch {
+			case errors.Is(err, datasets.ErrUnknownMember):
 				code = codes.NotFound
+			case errors.Is(err, ErrEventConflict):
+				code = codes.AlreadyExists
 			}
-			msg := strings.TrimPrefix(re.Error(), "serve: ")
-			st := status.New(code, msg)
+			st := status.New(code, strings.TrimPrefix(re.Error(), "serve: "))
 			if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-				{Field: re.Field, Description: msg},
+				{Field: re.Field, Description: re.Description()},
 			}}); derr == nil {
 				st = d
 			}

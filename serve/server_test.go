@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -283,12 +284,32 @@ func TestIngestEvents(t *testing.T) {
 		{"before join", &retainv1.IngestEventsRequest{Transactions: []*retainv1.Transaction{
 			{EventId: "bad-3", MemberId: "m2", Ts: pbts(day(2025, 5, 19, 23, 0)), Amount: 1, Kind: retainv1.TransactionKind_TRANSACTION_KIND_RETAIL},
 		}}, codes.InvalidArgument, "transactions[0].ts"},
+		// An event_id is an idempotency key: the same id with other
+		// content (here n1 of m9 above, an hour later) is a conflict, not
+		// a duplicate, whether stored already or earlier in the request.
+		{"stored id, other content", &retainv1.IngestEventsRequest{Attendance: []*retainv1.Attendance{
+			visitPB("ok-1", "m1", day(2025, 5, 3, 9, 0), ""),
+			visitPB("n1", "m9", day(2025, 5, 2, 20, 0), "box"),
+		}}, codes.AlreadyExists, "attendance[1].event_id"},
+		{"stored id, other member", &retainv1.IngestEventsRequest{Attendance: []*retainv1.Attendance{
+			visitPB("ok-1", "m1", day(2025, 5, 3, 9, 0), ""),
+			visitPB("n1", "m1", day(2025, 5, 2, 19, 0), "box"),
+		}}, codes.AlreadyExists, "attendance[1].event_id"},
+		{"repeated id, other content", &retainv1.IngestEventsRequest{Attendance: []*retainv1.Attendance{
+			visitPB("ok-1", "m1", day(2025, 5, 3, 9, 0), ""),
+			{EventId: "ok-1", MemberId: "m1", Ts: pbts(day(2025, 5, 3, 9, 0)), DurationMin: 45, Source: retainv1.Source_SOURCE_APP},
+		}}, codes.AlreadyExists, "attendance[1].event_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.IngestEvents(ctx, tc.req)
 			wantCode(t, err, tc.code)
 			if f := fields(err); len(f) != 1 || f[0] != tc.field {
 				t.Errorf("fields %v, want [%s]", f, tc.field)
+			}
+			for _, d := range status.Convert(err).Details() {
+				if br, ok := d.(*errdetails.BadRequest); ok && strings.Contains(br.GetFieldViolations()[0].GetDescription(), tc.field) {
+					t.Errorf("description %q repeats the field", br.GetFieldViolations()[0].GetDescription())
+				}
 			}
 			h, err := ts.store.History("m1")
 			if err != nil {
@@ -754,7 +775,8 @@ func TestMetrics(t *testing.T) {
 	_, err := c.ScoreMember(ctx, byID("nobody"))
 	wantCode(t, err, codes.NotFound)
 	if _, err := c.IngestEvents(ctx, &retainv1.IngestEventsRequest{Attendance: []*retainv1.Attendance{
-		visitPB("met-1", "m1", day(2025, 5, 5, 9, 0), ""), visitPB("a1", "m1", day(2025, 1, 8, 18, 30), "yoga"),
+		visitPB("met-1", "m1", day(2025, 5, 5, 9, 0), ""),
+		{EventId: "a1", MemberId: "m1", Ts: pbts(day(2025, 1, 8, 18, 30)), CourseId: "yoga", DurationMin: 60, Source: retainv1.Source_SOURCE_POS}, // the fixture's a1 again
 	}}); err != nil {
 		t.Fatal(err)
 	}

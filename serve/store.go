@@ -73,6 +73,10 @@ var (
 	ErrUnknownCourse = errors.New("serve: unknown course_id")
 	// ErrBadStore: the file is not a store of this format.
 	ErrBadStore = errors.New("serve: not a retain store")
+	// ErrEventConflict: an event's event_id is stored (or came earlier in
+	// the batch) with other content. An event_id is the event's
+	// idempotency key: a corrected event needs a new id.
+	ErrEventConflict = errors.New("serve: event_id already stored with other content")
 )
 
 // RefError reports a record of a Batch that refers to something the store
@@ -87,7 +91,13 @@ type RefError struct {
 }
 
 func (e *RefError) Error() string {
-	return fmt.Sprintf("serve: %s: %v (value %q)", e.Field, strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), "serve: "), "datasets: "), e.Value)
+	return fmt.Sprintf("serve: %s: %s", e.Field, e.Description())
+}
+
+// Description is the error without the field: what is wrong, and the
+// value.
+func (e *RefError) Description() string {
+	return fmt.Sprintf("%v (value %q)", strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), "serve: "), "datasets: "), e.Value)
 }
 
 func (e *RefError) Unwrap() error { return e.Err }
@@ -242,7 +252,12 @@ type AppendResult struct {
 	Members, Courses int // added or replaced
 	Attendance       int // attendance events stored
 	Transactions     int // transactions stored
-	Duplicates       int // events not stored: their event_id was stored already
+	Duplicates       int // events not stored: their event_id was stored already, with the same content
+	// Conflicts counts the events not stored because their event_id was
+	// stored with other content (Load only: AppendEvents fails instead),
+	// and FirstConflict names the first ("attendance event_id \"x\"").
+	Conflicts     int
+	FirstConflict string
 }
 
 // AppendEvents adds b to the store in one write transaction, which is
@@ -251,8 +266,9 @@ type AppendResult struct {
 //
 // Members and courses are put first, so events may refer to members and
 // courses of the same batch. An event whose event_id the store holds
-// already (in the same table), or which came earlier in b, is a duplicate:
-// counted, not stored. Each event must name a member of the store, at or
+// already (in the same table), or which came earlier in b, with the same
+// content, is a duplicate: counted, not stored; with other content it is
+// a *RefError wrapping ErrEventConflict. Each event must name a member of the store, at or
 // after the member's join day (midnight UTC), and a course of the store or
 // none, else AppendEvents stores nothing and returns a *RefError. The
 // fields themselves are not checked here beyond what the keys need
@@ -277,7 +293,8 @@ func (s *Store) AppendEvents(b *Batch) (AppendResult, error) {
 }
 
 // appendTx puts b in tx. With checkRefs false the caller has checked the
-// references (Load, through datasets.Checker).
+// references (Load, through datasets.Checker), and an event in conflict
+// with a stored one is counted in res instead of failing the batch.
 func appendTx(tx *bolt.Tx, b *Batch, res *AppendResult, checkRefs bool) error {
 	members, courses := tx.Bucket(bucketMembers), tx.Bucket(bucketCourses)
 	events, ids := tx.Bucket(bucketEvents), tx.Bucket(bucketEventIDs)
@@ -331,12 +348,32 @@ func appendTx(tx *bolt.Tx, b *Batch, res *AppendResult, checkRefs bool) error {
 			return false, err
 		}
 		ik := idKey(kind, eventID)
-		if ids.Get(ik) != nil {
-			res.Duplicates++
+		ek := eventKey(memberID, t, kind, eventID)
+		v, err := marshal.Marshal(msg)
+		if err != nil {
+			return false, err
+		}
+		if old := ids.Get(ik); old != nil {
+			// The member, time and id are the event's key; the rest is
+			// its stored message (deterministic marshalling).
+			if bytes.Equal(old, ek) && bytes.Equal(events.Get(old), v) {
+				res.Duplicates++
+				return false, nil
+			}
+			if checkRefs {
+				return false, &RefError{Field: field + ".event_id", Value: eventID, Err: ErrEventConflict}
+			}
+			if res.Conflicts == 0 {
+				name := "attendance"
+				if kind == kindTransaction {
+					name = "transaction"
+				}
+				res.FirstConflict = fmt.Sprintf("%s event_id %q", name, eventID)
+			}
+			res.Conflicts++
 			return false, nil
 		}
-		ek := eventKey(memberID, t, kind, eventID)
-		if err := putMsg(events, ek, msg); err != nil {
+		if err := events.Put(ek, v); err != nil {
 			return false, err
 		}
 		return true, ids.Put(ik, ek)
@@ -601,8 +638,14 @@ type LoadOptions struct {
 type LoadReport struct {
 	Members, Courses         int64 // added or replaced
 	Attendance, Transactions int64 // events stored
-	Duplicates               int64 // events whose event_id the store held
-	Rejected                 int64 // rows sent to the quarantine
+	Duplicates               int64 // events whose event_id the store held, with the same content
+	// Conflicts counts the events whose event_id the store held with
+	// other content: not stored (the stored event stays), and
+	// FirstConflict names the first. Load does not fail for them; its
+	// caller should (retain load does).
+	Conflicts     int64
+	FirstConflict string
+	Rejected      int64 // rows sent to the quarantine
 }
 
 // Load adds the canonical dataset in directory dir (datasets.OpenDir) to
@@ -612,7 +655,8 @@ type LoadReport struct {
 // must be self-contained: its events name its own members and courses.
 //
 // Load is idempotent but not atomic: members and courses are replaced,
-// events already stored are counted as duplicates, and on error the
+// events already stored are counted as duplicates (or, with other
+// content under the same event_id, as conflicts), and on error the
 // batches committed before stay, so loading the same directory again
 // completes it.
 func (s *Store) Load(dir string, opts *LoadOptions) (*LoadReport, error) {
@@ -710,5 +754,9 @@ func putRows[T datasets.Record](l *loader, rows []T, set func(*Batch, []T)) erro
 	l.rep.Attendance += int64(res.Attendance)
 	l.rep.Transactions += int64(res.Transactions)
 	l.rep.Duplicates += int64(res.Duplicates)
+	if l.rep.Conflicts == 0 {
+		l.rep.FirstConflict = res.FirstConflict
+	}
+	l.rep.Conflicts += int64(res.Conflicts)
 	return nil
 }

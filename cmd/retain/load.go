@@ -42,14 +42,18 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	}
 	rep, lerr := store.Load(*data, opts)
 	if rep != nil {
-		fmt.Fprintf(stdout, "members       %d\ncourses       %d\nattendance    %d\ntransactions  %d\nduplicates    %d\nbad rows      %d\n",
-			rep.Members, rep.Courses, rep.Attendance, rep.Transactions, rep.Duplicates, rep.Rejected)
+		fmt.Fprintf(stdout, "members       %d\ncourses       %d\nattendance    %d\ntransactions  %d\nduplicates    %d\nconflicts     %d\nbad rows      %d\n",
+			rep.Members, rep.Courses, rep.Attendance, rep.Transactions, rep.Duplicates, rep.Conflicts, rep.Rejected)
 		if rep.Rejected > 0 {
 			fmt.Fprintf(stdout, "bad rows written to %s\n", *quarantine)
 		}
 	}
 	var errs []error
 	errs = append(errs, lerr)
+	if rep != nil && rep.Conflicts > 0 {
+		errs = append(errs, fmt.Errorf("%d events not loaded: their event_id is stored with other content (the first: %s); the stored events stay: give a corrected event a new id",
+			rep.Conflicts, rep.FirstConflict))
+	}
 	if q != nil {
 		errs = append(errs, q.Close())
 	}

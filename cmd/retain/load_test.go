@@ -35,6 +35,30 @@ func TestLoadCLI(t *testing.T) {
 	if !strings.Contains(out2, "attendance    0\n") || strings.Contains(out2, "duplicates    0\n") {
 		t.Errorf("second load printed:\n%s", out2)
 	}
+	// A third load with one visit's duration changed under its event_id:
+	// not stored, counted as a conflict, and the load fails naming it.
+	attPath := filepath.Join(data, "attendance.csv")
+	raw, err := os.ReadFile(attPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(raw), "\n", 3) // header, first visit, the rest
+	f := strings.Split(lines[1], ",")              // event_id,member_id,ts,course_id,duration_min,source
+	d, err := strconv.Atoi(f[4])
+	if err != nil {
+		t.Fatalf("duration %q: %v", f[4], err)
+	}
+	f[4] = strconv.Itoa(d + 1)
+	if err := os.WriteFile(attPath, []byte(lines[0]+"\n"+strings.Join(f, ",")+"\n"+lines[2]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out3, errs := runCLI(t, "load", "--store", storePath, "--data", data)
+	if code == 0 || !strings.Contains(out3, "conflicts     1\n") || !strings.Contains(errs, `attendance event_id "`+f[0]+`"`) {
+		t.Errorf("load of a changed visit: exit %d, printed:\n%s\nstderr: %s", code, out3, errs)
+	}
+	if err := os.WriteFile(attPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s, err := serve.OpenStore(storePath, &serve.StoreOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)

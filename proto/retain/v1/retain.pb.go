@@ -1893,7 +1893,7 @@ type IngestEventsResponse struct {
 	// Events stored by this call.
 	Accepted int32 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// Events not stored because their event_id was already stored (or came
-	// earlier in the same request).
+	// earlier in the same request) with the same content.
 	Duplicates int32 `protobuf:"varint,2,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
 	// Members and courses added or replaced.
 	MembersUpserted int32 `protobuf:"varint,3,opt,name=members_upserted,json=membersUpserted,proto3" json:"members_upserted,omitempty"`

@@ -62,9 +62,10 @@ type RetainServiceClient interface {
 	RecommendClasses(ctx context.Context, in *RecommendClassesRequest, opts ...grpc.CallOption) (*RecommendClassesResponse, error)
 	// IngestEvents adds members, courses, attendance and transactions pushed
 	// by the CRM or the point of sale. The batch is applied whole or not at
-	// all; events are idempotent by event_id (an event_id already stored is
-	// counted as a duplicate and not stored again). The response is sent only
-	// after the batch is durable on disk. Scope: ingest.
+	// all; events are idempotent by event_id (an event_id already stored with
+	// the same content is counted as a duplicate and not stored again; with
+	// other content the call fails with ALREADY_EXISTS). The response is sent
+	// only after the batch is durable on disk. Scope: ingest.
 	IngestEvents(ctx context.Context, in *IngestEventsRequest, opts ...grpc.CallOption) (*IngestEventsResponse, error)
 	// GetModelInfo describes the model that scores. Scope: any.
 	GetModelInfo(ctx context.Context, in *GetModelInfoRequest, opts ...grpc.CallOption) (*GetModelInfoResponse, error)
@@ -174,9 +175,10 @@ type RetainServiceServer interface {
 	RecommendClasses(context.Context, *RecommendClassesRequest) (*RecommendClassesResponse, error)
 	// IngestEvents adds members, courses, attendance and transactions pushed
 	// by the CRM or the point of sale. The batch is applied whole or not at
-	// all; events are idempotent by event_id (an event_id already stored is
-	// counted as a duplicate and not stored again). The response is sent only
-	// after the batch is durable on disk. Scope: ingest.
+	// all; events are idempotent by event_id (an event_id already stored with
+	// the same content is counted as a duplicate and not stored again; with
+	// other content the call fails with ALREADY_EXISTS). The response is sent
+	// only after the batch is durable on disk. Scope: ingest.
 	IngestEvents(context.Context, *IngestEventsRequest) (*IngestEventsResponse, error)
 	// GetModelInfo describes the model that scores. Scope: any.
 	GetModelInfo(context.Context, *GetModelInfoRequest) (*GetModelInfoResponse, error)
