@@ -43,7 +43,7 @@ func TestLoadCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitN(string(raw), "\n", 3) // header, first visit, the rest
-	f := strings.Split(lines[1], ",")              // event_id,member_id,ts,course_id,duration_min,source
+	f := strings.Split(lines[1], ",")             // event_id,member_id,ts,course_id,duration_min,source
 	d, err := strconv.Atoi(f[4])
 	if err != nil {
 		t.Fatalf("duration %q: %v", f[4], err)
