@@ -21,6 +21,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -56,7 +58,13 @@ func (s *Server) newGateway(sopts []grpc.ServerOption) (*gateway, error) {
 	g.mux = runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}))
+	}),
+		// The HTTP client's address, for the call's log line (whose gRPC
+		// peer is the in-memory pipe). An annotator's value replaces any
+		// the request's headers give under the same key.
+		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
+			return metadata.Pairs(httpPeerKey, r.RemoteAddr)
+		}))
 	if err := retainv1.RegisterRetainServiceHandlerClient(context.Background(), g.mux, retainv1.NewRetainServiceClient(conn)); err != nil {
 		g.close()
 		return nil, fmt.Errorf("serve: gateway: %w", err)
@@ -71,6 +79,27 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, g.max)
 	g.mux.ServeHTTP(w, r)
+}
+
+// httpPeerKey is the metadata key under which the gateway passes the HTTP
+// client's address to the in-memory server's interceptors.
+const httpPeerKey = "retain-http-peer"
+
+// callPeer is the address of the client of the call in ctx: the gRPC peer,
+// or, for a call of the JSON/HTTP face (whose gRPC peer is the in-memory
+// pipe), the HTTP client's address the gateway passed. The metadata key is
+// trusted only from the pipe, where the gateway set it.
+func callPeer(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	if p.Addr.Network() == "bufconn" {
+		if v := metadata.ValueFromIncomingContext(ctx, httpPeerKey); len(v) == 1 {
+			return "http:" + v[0]
+		}
+	}
+	return p.Addr.String()
 }
 
 // gracefulStop drains the in-memory server's calls.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -266,5 +267,52 @@ func TestHTTPSlowCall(t *testing.T) {
 		if code != http.StatusOK || !strings.Contains(body, `"m1"`) {
 			t.Errorf("%s after %v: %d %s", call.name, time.Since(start), code, body)
 		}
+	}
+}
+
+// TestHTTPPeerLogged: a call of the JSON/HTTP face is logged with the HTTP
+// client's address (its gRPC peer is the in-memory pipe), which a request
+// header cannot spoof.
+func TestHTTPPeerLogged(t *testing.T) {
+	checkNoLeak(t)
+	store, err := serve.OpenStore(t.TempDir()+"/s.db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	lg := &syncLog{}
+	srv, err := serve.New(serve.Options{Tokens: testTokens(t)}, nil, store, slog.New(slog.NewJSONHandler(lg, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	hs := httptest.NewServer(srv.HTTPHandler())
+	defer hs.Close()
+	req, err := http.NewRequest("POST", hs.URL+"/retain.v1.RetainService/GetModelInfo", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer wrong-token-0123456789") // logged at info level
+	req.Header.Set("Grpc-Metadata-Retain-Http-Peer", "6.6.6.6:1")
+	resp, err := hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status %d, want 401", resp.StatusCode)
+	}
+	var line struct{ Msg, Peer, Code string }
+	for _, l := range strings.Split(strings.TrimSpace(lg.String()), "\n") {
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if line.Msg == "call" {
+			break
+		}
+	}
+	if line.Msg != "call" || line.Code != "Unauthenticated" || !strings.HasPrefix(line.Peer, "http:127.0.0.1:") {
+		t.Errorf("call logged as %+v, want peer http:127.0.0.1:<port>\nlog:\n%s", line, lg.String())
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -80,8 +79,8 @@ func (s *Server) observe(ctx context.Context, method string, start time.Time, ci
 			slog.String("method", method), slog.String("code", code.String()),
 			slog.Duration("duration", d), slog.String("client", ci.client),
 		}
-		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-			attrs = append(attrs, slog.String("peer", p.Addr.String()))
+		if p := callPeer(ctx); p != "" {
+			attrs = append(attrs, slog.String("peer", p))
 		}
 		if err != nil {
 			attrs = append(attrs, slog.String("err", status.Convert(err).Message()))
