@@ -280,6 +280,14 @@ func (d *dashboard) serve(w http.ResponseWriter, r *http.Request) (int, string, 
 		if err != nil {
 			return fail(http.StatusBadRequest, client, "as_of: "+err.Error())
 		}
+		// The API's rule for as_of (validate.go): not in the future, not
+		// before 1990.
+		switch lim := d.s.opts.limits(); {
+		case t.After(lim.latest):
+			return fail(http.StatusBadRequest, client, fmt.Sprintf("as_of: %s is in the future", datasets.FormatTime(t)))
+		case t.Before(lim.minTime):
+			return fail(http.StatusBadRequest, client, fmt.Sprintf("as_of: %s is before %s", datasets.FormatTime(t), datasets.FormatTime(lim.minTime)))
+		}
 		asOf = t
 	}
 	ls := d.s.scorer.Load()

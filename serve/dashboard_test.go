@@ -102,6 +102,8 @@ func TestDashboard(t *testing.T) {
 		{"club", "GET", "?club=nowhere", basic(tokAdmin), 400, `unknown club "nowhere"`},
 		{"bad month", "GET", "?month=July", basic(tokAdmin), 400, `"July" is not YYYY-MM`},
 		{"bad as_of", "GET", "?as_of=yesterday", basic(tokAdmin), 400, "as_of"},
+		{"future as_of", "GET", "?as_of=2200-01-01", basic(tokAdmin), 400, "as_of: 2200-01-01T00:00:00Z is in the future"},
+		{"as_of before 1990", "GET", "?as_of=1989-12-31", basic(tokAdmin), 400, "as_of: 1989-12-31T00:00:00Z is before 1990"},
 		{"unknown parameter", "GET", "?clubs=all", basic(tokAdmin), 400, `unknown query parameter "clubs"`},
 		{"post", "POST", "", basic(tokAdmin), 405, "use GET"},
 	} {
