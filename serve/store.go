@@ -531,13 +531,16 @@ func (s *Store) Courses(ids []string) (map[string]datasets.Course, error) {
 	out := make(map[string]datasets.Course, len(ids))
 	s.cmu.Lock()
 	gen := s.cgen
+	missed := false // ids may repeat a course: count the misses, not the hits
 	for _, id := range ids {
 		if c, ok := s.courses[id]; ok {
 			out[id] = c
+		} else {
+			missed = true
 		}
 	}
 	s.cmu.Unlock()
-	if len(out) == len(ids) {
+	if !missed {
 		return out, nil
 	}
 	read := map[string]datasets.Course{}
