@@ -256,15 +256,27 @@ func (a *Alerts) loop(ctx context.Context) {
 			clear(a.pending)
 			a.mu.Unlock()
 			slices.Sort(ids)
-			a.rescore(ctx, ids, TriggerIngest)
+			a.safely(TriggerIngest, func() (RescoreReport, error) { return a.rescore(ctx, ids, TriggerIngest) })
 		case r := <-a.all:
-			rep, err := a.rescoreAll(ctx, r.trigger)
+			rep, err := a.safely(r.trigger, func() (RescoreReport, error) { return a.rescoreAll(ctx, r.trigger) })
 			r.reply <- allRes{rep, err}
 		case <-tick:
-			a.rescoreAll(ctx, TriggerScheduled)
+			a.safely(TriggerScheduled, func() (RescoreReport, error) { return a.rescoreAll(ctx, TriggerScheduled) })
 			arm()
 		}
 	}
+}
+
+// safely runs a rescoring, turning a panic in it (the model's, say) into
+// an error, logged and counted like a handler's: the loop and the server
+// go on.
+func (a *Alerts) safely(trigger string, f func() (RescoreReport, error)) (rep RescoreReport, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = a.s.recovered("alerts rescoring ("+trigger+")", r)
+		}
+	}()
+	return f()
 }
 
 // nextScheduled is when the next scheduled rescoring is due, by the wall

@@ -244,3 +244,41 @@ func TestAlertsNilScore(t *testing.T) {
 		t.Errorf("rescoring %+v, want 2 scored and 1 failed (m2)", rep)
 	}
 }
+
+// panicScorer is riskScorer but panics scoring one member.
+type panicScorer struct {
+	*riskScorer
+	id string
+}
+
+func (p panicScorer) Score(ctx context.Context, h *serve.History, asOf time.Time) (*serve.Score, error) {
+	if h.Member.MemberID == p.id {
+		panic("model bug for " + p.id)
+	}
+	return p.riskScorer.Score(ctx, h, asOf)
+}
+
+// TestAlertsPanic: a panic in the alerts' rescoring (here the Scorer's)
+// costs that rescoring, logged and counted as a recovered panic, not the
+// server: the loop answers the next rescoring and calls still score.
+func TestAlertsPanic(t *testing.T) {
+	checkNoLeak(t)
+	ts := startServer(t, serve.Options{}, panicScorer{&riskScorer{}, "m2"}, nil)
+	a, err := ts.srv.StartAlerts(serve.AlertOptions{Webhook: webhook(t, "http://127.0.0.1:1/", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := ctxT(t)
+	for i := range 2 {
+		if _, err := a.RescoreAll(ctx); err == nil {
+			t.Errorf("rescoring %d: no error from a panicking model", i)
+		}
+	}
+	if n := ts.count(t, "retain_panics_recovered_total"); n != 2 {
+		t.Errorf("%d panics recovered, want 2", n)
+	}
+	if _, err := ts.dial(t, tokAdmin).ScoreMember(ctx, byID("m1")); err != nil {
+		t.Errorf("after the panics: %v", err)
+	}
+}
