@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,7 +211,16 @@ func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
 	s.health.SetServingStatus(ServiceName, st)
 }
 
-func (s *Server) checkScorer(ctx context.Context, sc Scorer, info *ModelInfo) error {
+func (s *Server) checkScorer(ctx context.Context, sc Scorer, info *ModelInfo) (err error) {
+	defer func() {
+		// A model that panics in its check is refused, like one that fails
+		// it: the reload goroutines have no interceptor to recover.
+		if r := recover(); r != nil {
+			s.metrics.panics.Inc()
+			s.log.Error("panic in the model check", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
 	if info.Version == "" || len(info.Version) > MaxIDBytes || !utf8.ValidString(info.Version) {
 		return fmt.Errorf("version %q: want 1 to %d bytes of UTF-8", info.Version, MaxIDBytes)
 	}

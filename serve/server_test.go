@@ -443,11 +443,12 @@ func TestHealth(t *testing.T) {
 	}
 
 	// Bad replacements keep v1: a failing self-check, an invalid trial
-	// score, a failing trial score, no version.
+	// score, a failing trial score, a trial score that panics, no version.
 	for _, bad := range []*fakeScorer{
 		(&fakeScorer{version: "v2"}).set(func(h *hooks) { h.check = errBoom }),
 		(&fakeScorer{version: "v2"}).set(func(h *hooks) { h.bad = true }),
 		(&fakeScorer{version: "v2"}).set(func(h *hooks) { h.err = errBoom }),
+		(&fakeScorer{version: "v2"}).set(func(h *hooks) { h.panic = "model bug" }),
 		{version: ""},
 	} {
 		if err := ts.srv.SetScorer(ctx, bad); err == nil {
