@@ -29,7 +29,7 @@ func synthConfig() synth.Config {
 // file and returns its path. The network's weights are random (seed), not
 // trained: the tests check the serving mechanics, not the model's quality.
 // The normaliser is fitted on the members' examples at the data's end.
-func testBundle(t *testing.T, indicators bool, seed uint64) string {
+func testBundle(t testing.TB, indicators bool, seed uint64) string {
 	t.Helper()
 	var sink synth.MemorySink
 	cfg := synthConfig()

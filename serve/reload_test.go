@@ -62,7 +62,7 @@ func startGymServer(t *testing.T) *gymServer {
 
 // startGymServerAt is startGymServer with the server's clock stopped at
 // at.
-func startGymServerAt(t *testing.T, at time.Time) *gymServer {
+func startGymServerAt(t testing.TB, at time.Time) *gymServer {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "gym")
 	if _, err := synth.WriteDir(synthConfig(), dir, &synth.WriteOptions{Format: "csv"}); err != nil {
