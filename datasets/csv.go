@@ -30,7 +30,10 @@ import (
 // A *RowError of a CSV file has the data row (1-based, the header not
 // counted) and the physical line of the offending field (of the record's
 // start when the record as a whole is at fault); they differ when earlier
-// quoted fields span lines. Raw holds the record's fields as read.
+// quoted fields span lines. Raw holds the record's fields as read. A
+// quoted field that runs over line ends into an error (an opening quote
+// never closed) is not one bad row but the fatal *QuoteError: the lines it
+// took in may be rows, and reading stops there.
 
 const csvBufferSize = 64 << 10
 
@@ -44,6 +47,7 @@ type csvReader[T Record] struct {
 	row     int64 // data rows read so far
 	first   int64 // row of the first row returned by the last Read
 	interns []interner
+	err     error // sticky fatal error
 }
 
 func openCSV[T Record](path string, skip []string) (Reader[T], error) {
@@ -121,6 +125,9 @@ func newCSVReader[T Record](path string, src io.Reader, skip []string) (*csvRead
 }
 
 func (r *csvReader[T]) Read(rows []T) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	n := 0
 	r.first = r.row + 1
 	for n < len(rows) {
@@ -137,6 +144,10 @@ func (r *csvReader[T]) Read(rows []T) (int, error) {
 				return n, fmt.Errorf("datasets: read %s: %w", r.path, err)
 			}
 			r.row++
+			if qe := RunawayQuote(r.path, r.row, 0, r.cr, pe); qe != nil {
+				r.err = qe
+				return n, qe
+			}
 			return n, &RowError{File: r.path, Row: r.row, Line: int64(pe.StartLine), Err: pe.Err}
 		}
 		r.row++

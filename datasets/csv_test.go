@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -106,6 +107,87 @@ func TestCSVParseErrorContinues(t *testing.T) {
 	}
 	if len(errs) != 1 || errs[0].Row != 2 || errs[0].Line != 3 || !errors.Is(errs[0], csv.ErrBareQuote) {
 		t.Errorf("got errors %v, want a bare quote at row 2, line 3", errs)
+	}
+}
+
+// TestCSVRunawayQuote: a quoted field that runs over line ends into a
+// quote error has taken in lines that may be rows: the reader stops with a
+// *QuoteError saying which lines, never reporting them as one bad row. A
+// quote error within one line stays a bad row.
+func TestCSVRunawayQuote(t *testing.T) {
+	const header = "event_id,member_id,ts,course_id,duration_min,source\n"
+	row := func(id string) string { return id + ",m1,2025-03-01T10:00:00Z,,30,pos\n" }
+	for _, tc := range []struct {
+		name       string
+		text       string
+		good       int   // rows read before the error
+		line, end  int64 // QuoteError.Line and End; 0: no QuoteError
+		column     int
+		eof        bool
+		rowErrLine int64 // with no QuoteError: the line of the one bad row
+	}{
+		{"to the end of the file", header + row("e1") + `"` + row("e2") + row("e3") + row("e4") + row("e5"), 1, 3, 6, 0, true, 0},
+		{"to a stray quote", header + row("e1") + `"` + row("e2") + row("e3") + `e4,m"1,2025-03-01T10:00:00Z,,30,pos` + "\n" + row("e5"), 1, 3, 5, 5, false, 0},
+		{"after a good multi-line field", header + "e1,\"m\n1\",2025-03-01T10:00:00Z,,30,pos\n" + `"` + row("e2") + row("e3"), 1, 4, 5, 0, true, 0},
+		{"closed, then garbage, one line", header + row("e1") + `"e2"x,m1,2025-03-01T10:00:00Z,,30,pos` + "\n" + row("e3"), 2, 0, 0, 0, false, 3},
+		{"unclosed on the last line", header + row("e1") + `"` + row("e2"), 1, 0, 0, 0, false, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := newCSVReader[Attendance]("in.csv", strings.NewReader(tc.text), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []Attendance
+			var rowErrs []*RowError
+			var fatal error
+			buf := make([]Attendance, 2)
+			for {
+				n, err := r.Read(buf)
+				rows = append(rows, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				var re *RowError
+				if errors.As(err, &re) {
+					rowErrs = append(rowErrs, re)
+					continue
+				}
+				if err != nil {
+					fatal = err
+					// The error is sticky.
+					if n, err2 := r.Read(buf); n != 0 || err2 != err {
+						t.Errorf("read after the fatal error: %d, %v", n, err2)
+					}
+					break
+				}
+			}
+			if len(rows) != tc.good {
+				t.Errorf("got %d good rows, want %d", len(rows), tc.good)
+			}
+			if tc.line == 0 {
+				if fatal != nil || len(rowErrs) != 1 || rowErrs[0].Line != tc.rowErrLine || !errors.Is(rowErrs[0], csv.ErrQuote) {
+					t.Errorf("got fatal %v, row errors %v; want one bad row at line %d", fatal, rowErrs, tc.rowErrLine)
+				}
+				return
+			}
+			var qe *QuoteError
+			if !errors.As(fatal, &qe) || len(rowErrs) != 0 {
+				t.Fatalf("got fatal %v, row errors %v; want a *QuoteError", fatal, rowErrs)
+			}
+			if !errors.Is(fatal, ErrRunawayQuote) || !errors.Is(fatal, csv.ErrQuote) {
+				t.Errorf("%v does not wrap ErrRunawayQuote and csv.ErrQuote", fatal)
+			}
+			want := QuoteError{File: "in.csv", Row: int64(tc.good) + 1, Line: tc.line, End: tc.end, Column: tc.column, EOF: tc.eof, Err: csv.ErrQuote}
+			if *qe != want {
+				t.Errorf("got %+v, want %+v", *qe, want)
+			}
+			msg := qe.Error()
+			lost := fmt.Sprintf("taking in the %d line(s) after line %d", tc.end-tc.line, tc.line)
+			if !strings.HasPrefix(msg, fmt.Sprintf("in.csv: row %d (line %d): ", want.Row, tc.line)) || !strings.Contains(msg, lost) ||
+				tc.eof != strings.Contains(msg, "runs to the end of the file") {
+				t.Errorf("message %q: want file, row, line and %q", msg, lost)
+			}
+		})
 	}
 }
 

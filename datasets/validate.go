@@ -112,6 +112,9 @@ func CheckTable[T Record](d *Dir, ro *ReadOptions, batchRows int, check func(fil
 		if err != nil {
 			var re *RowError
 			if !errors.As(err, &re) {
+				if qe := (*QuoteError)(nil); errors.As(err, &qe) {
+					return tc, err // names the file, row and line
+				}
 				return tc, fmt.Errorf("read %s: %w", path, err)
 			}
 			tc.Rows++

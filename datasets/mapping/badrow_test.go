@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,6 +123,60 @@ func TestBadRows(t *testing.T) {
 			checkInvariant(t, rep)
 			if rep.Rejected != 1 || rep.ByReason[Reason(tc.err)] != 1 || rep.Transactions != 1 || rep.Members != 2 {
 				t.Errorf("skip: rejected %d by reason %v, %d transactions, %d members", rep.Rejected, rep.ByReason, rep.Transactions, rep.Members)
+			}
+		})
+	}
+}
+
+// TestRunawayQuote: a quoted field that runs over line ends into a quote
+// error (an opening quote never closed) has taken in lines that may be
+// rows. The import stops with a *datasets.QuoteError naming the lines,
+// whatever the bad-row policy, and writes nothing: the rows are not lost
+// silently, nor counted as one rejected row. A quote error within one line
+// is an ordinary bad row (TestBadRows, "bare quote").
+func TestRunawayQuote(t *testing.T) {
+	sale := func(id string) string { return id + ",2024-02-01 10:00,m1,Shake,1,3.90,OK\n" }
+	for _, tc := range []struct {
+		name      string
+		preamble  int // lines before the header (skip_lines)
+		rows      string
+		line, end int64
+		eof       bool
+	}{
+		{"to the end of the file", 0, `"` + sale("r2") + sale("r3") + sale("r4"), 3, 5, true},
+		{"after a preamble", 2, `"` + sale("r2") + sale("r3") + sale("r4"), 5, 7, true},
+		{"to a stray quote", 0, `"` + sale("r2") + sale("r3") + `r4,2024-02-01 10:00,m1,Sh"ake,1,3.90,OK` + "\n" + sale("r5"), 3, 5, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := badRowMapping
+			if tc.preamble > 0 {
+				src = strings.Replace(src, "  - match: \"sales.csv\"\n    format: csv\n", fmt.Sprintf("  - match: \"sales.csv\"\n    format: csv\n    skip_lines: %d\n", tc.preamble), 1)
+			}
+			m, err := Parse([]byte(src), "bad.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := writeInputs(t, tc.rows)
+			if tc.preamble > 0 {
+				b, _ := os.ReadFile(in[1])
+				os.WriteFile(in[1], append([]byte(strings.Repeat("Export\n", tc.preamble)), b...), 0o644)
+			}
+			for _, policy := range []Policy{Fail, Skip} {
+				parent := t.TempDir()
+				_, err := Import(m, in, filepath.Join(parent, "out"), &Options{Now: fixedNow, OnBadRow: policy})
+				var qe *datasets.QuoteError
+				if !errors.As(err, &qe) || !errors.Is(err, datasets.ErrRunawayQuote) {
+					t.Fatalf("policy %v: got %v, want a *datasets.QuoteError", policy, err)
+				}
+				if qe.File != in[1] || qe.Row != 2 || qe.Line != tc.line || qe.End != tc.end || qe.EOF != tc.eof {
+					t.Errorf("policy %v: got %+v, want sales.csv row 2 line %d to %d, EOF %v", policy, *qe, tc.line, tc.end, tc.eof)
+				}
+				if want := fmt.Sprintf("taking in the %d line(s) after line %d", tc.end-tc.line, tc.line); !strings.Contains(err.Error(), want) {
+					t.Errorf("policy %v: message %q lacks %q", policy, err, want)
+				}
+				if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+					t.Errorf("policy %v: left %v", policy, ents)
+				}
 			}
 		})
 	}

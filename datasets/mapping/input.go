@@ -67,6 +67,9 @@ type textInput struct {
 	offset int64 // physical lines consumed before the csv.Reader started
 	line   int64 // last physical line read by the line scanner
 	row    int64
+	err    error // sticky fatal error (a *datasets.QuoteError)
+
+	inHeader bool // reading the header line
 }
 
 func newTextInput(f io.ReadCloser, path string, s *Source) (*textInput, error) {
@@ -108,7 +111,9 @@ func newTextInput(f io.ReadCloser, path string, s *Source) (*textInput, error) {
 	}
 	header := s.Header == nil || *s.Header
 	if header {
+		in.inHeader = true
 		vals, line, err := in.read()
+		in.inHeader = false
 		if err == io.EOF {
 			return nil, fmt.Errorf("mapping: %s: %w: empty file, want a header line", path, datasets.ErrSchema)
 		}
@@ -129,11 +134,23 @@ func newTextInput(f io.ReadCloser, path string, s *Source) (*textInput, error) {
 
 // read returns the next non-blank record with trimmed values and its line.
 func (in *textInput) read() ([]string, int64, error) {
+	if in.err != nil {
+		return nil, 0, in.err
+	}
 	if in.csv != nil {
 		vals, err := in.csv.Read()
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
+				row := in.row + 1
+				if in.inHeader {
+					row = 0
+				}
+				if qe := datasets.RunawayQuote(in.path, row, in.offset, in.csv, pe); qe != nil {
+					// Fatal: the lines the field took in may be rows.
+					in.err = qe
+					return nil, qe.Line, qe
+				}
 				return nil, in.offset + int64(pe.StartLine), fmt.Errorf("%w: %v", ErrMalformed, pe.Err)
 			}
 			if err == io.EOF {
