@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -47,8 +48,11 @@ type Dir struct {
 // NAME.parquet, NAME.csv or a folder NAME/ of partitions; members and
 // attendance must be there (else the error wraps ErrTableNotFound), courses
 // and transactions may be absent (Path reports it). Two candidates for one
-// table, such as members.parquet and members.csv, are an error. The manifest
-// is read from dataset.json when present.
+// table, such as members.parquet and members.csv, are an error, and so is
+// any other entry named NAME or NAME.* (any case) that is not one of them,
+// such as transactions.csv.gz or Members.CSV (ErrUnsupportedFile): such a
+// file is never passed over as if the table were absent. The manifest is
+// read from dataset.json when present.
 func OpenDir(dir string) (*Dir, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -59,6 +63,9 @@ func OpenDir(dir string) (*Dir, error) {
 	}
 	d := &Dir{dir: dir, paths: make(map[Table]string)}
 	if d.manifest, err = readManifest(dir); err != nil {
+		return nil, err
+	}
+	if err := checkTableNames(dir); err != nil {
 		return nil, err
 	}
 	for _, t := range Tables {
@@ -75,7 +82,7 @@ func OpenDir(dir string) (*Dir, error) {
 			case err != nil:
 				return nil, fmt.Errorf("datasets: open dataset %s: %w", dir, err)
 			case st.IsDir() != (filepath.Ext(p) == ""):
-				continue // a folder members.csv/ or a file named members
+				continue // a folder members.csv/ or a file named members: rejected by checkTableNames
 			}
 			found = append(found, p)
 		}
@@ -91,6 +98,53 @@ func OpenDir(dir string) (*Dir, error) {
 		}
 	}
 	return d, nil
+}
+
+// checkTableNames returns an error wrapping ErrUnsupportedFile for the first
+// entry of dir that is named like a table (NAME or NAME.*, any case, NAME a
+// table) but is not one of its three forms: a transactions.csv.gz, a
+// Members.CSV or a folder members.csv/ would otherwise be passed over, the
+// table read as absent.
+func checkTableNames(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("datasets: open dataset %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		lower := strings.ToLower(name)
+		for _, t := range Tables {
+			if lower != string(t) && !strings.HasPrefix(lower, string(t)+".") {
+				continue
+			}
+			p := filepath.Join(dir, name)
+			st, err := os.Stat(p)
+			if err != nil {
+				return fmt.Errorf("datasets: open dataset %s: %w", dir, err)
+			}
+			switch {
+			case st.IsDir() && name == string(t):
+				continue
+			case !st.IsDir() && (name == string(t)+".parquet" || name == string(t)+".csv"):
+				continue
+			}
+			msg := fmt.Sprintf("not read as table %s, which is read only from %s.parquet, %s.csv or a folder %s/", t, t, t, t)
+			switch ext := strings.ToLower(filepath.Ext(name)); {
+			case st.IsDir():
+				msg += "; this is a folder"
+			case name == string(t):
+				msg += "; this is a file without extension"
+			case ext == ".gz" || ext == ".gzip" || ext == ".bz2" || ext == ".xz" || ext == ".zst" || ext == ".zstd" || ext == ".zip":
+				msg += "; compressed files are not read: decompress it"
+			case lower != name:
+				msg += " (lower case)"
+			default:
+				msg += "; convert it, or move it out of the dataset"
+			}
+			return &fileError{op: "open dataset", path: p, kind: ErrUnsupportedFile, msg: msg}
+		}
+	}
+	return nil
 }
 
 func (d *Dir) notFound(t Table) error {

@@ -59,6 +59,61 @@ func TestOpenDir(t *testing.T) {
 	}
 }
 
+// TestOpenDirUnsupported: an entry named like a table that is not one of
+// its forms is an error naming it, not a table passed over as absent.
+func TestOpenDirUnsupported(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dir  bool
+		hint string
+	}{
+		{"transactions.csv.gz", false, "decompress it"},
+		{"courses.json", false, "convert it"},
+		{"Transactions.CSV", false, "lower case"},
+		{"courses", false, "without extension"},
+		{"courses.csv", true, "is a folder"},
+		{"attendance.csv.gz", false, "decompress it"}, // next to attendance.csv
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := WriteAll(filepath.Join(dir, "members.csv"), sampleMembers()); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteAll(filepath.Join(dir, "attendance.csv"), sampleAttendance()); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, tc.name)
+			var err error
+			if tc.dir {
+				err = os.Mkdir(p, 0o755)
+			} else {
+				err = os.WriteFile(p, []byte("data"), 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = OpenDir(dir)
+			if !errors.Is(err, ErrUnsupportedFile) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.hint) {
+				t.Errorf("got %v, want ErrUnsupportedFile naming %s and %q", err, p, tc.hint)
+			}
+		})
+	}
+	// Hidden files and other names are not tables.
+	dir := t.TempDir()
+	if err := WriteAll(filepath.Join(dir, "members.csv"), sampleMembers()); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAll(filepath.Join(dir, "attendance.csv"), sampleAttendance()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".transactions.csv.gz", "_courses.json", "quarantine.csv", "members_old.csv", ManifestFile} {
+		os.WriteFile(filepath.Join(dir, name), []byte("{}"), 0o644)
+	}
+	if _, err := OpenDir(dir); err != nil {
+		t.Errorf("other names: %v", err)
+	}
+}
+
 func TestManifest(t *testing.T) {
 	dir := t.TempDir()
 	m := Manifest{Version: 1, Currency: "EUR", MinorUnits: 2, Start: day(2023, 1, 1), End: time.Date(2024, 12, 31, 23, 59, 59, 0, time.UTC),

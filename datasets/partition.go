@@ -15,13 +15,16 @@ import (
 // A folder of partitions is read as one table: every *.parquet and *.csv
 // file under it, recursively, in lexicographic order of path. As Spark and
 // DuckDB do, files and folders whose name starts with "_" or "." (_SUCCESS,
-// _temporary, .part-0.parquet.crc, temporary files of writers) are skipped.
+// _temporary, .part-0.parquet.crc, temporary files of writers) are skipped;
+// any other file is an error wrapping ErrUnsupportedFile (a compressed
+// part-0.csv.gz, a Hive 000000_0, a README), never skipped silently.
 // Partition keys in folder names (year=2025/month=03) are not read: they
 // repeat what the timestamp column holds.
 
-// partitionFiles lists the data files under dir in read order.
+// partitionFiles lists the data files under dir in read order; a file that
+// is neither a data file nor a marker skipped by name is an error.
 func partitionFiles(dir string) ([]string, error) {
-	var files []string
+	var files, unsupported []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -41,14 +44,41 @@ func partitionFiles(dir string) ([]string, error) {
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".parquet", ".csv":
 			files = append(files, path)
+			return nil
 		}
+		unsupported = append(unsupported, path)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("datasets: list %s: %w", dir, err)
 	}
+	if len(unsupported) > 0 {
+		slices.Sort(unsupported)
+		return nil, unsupportedPart(dir, unsupported)
+	}
 	slices.Sort(files)
 	return files, nil
+}
+
+// unsupportedPart is the error for the files paths (sorted, at least one)
+// in the folder dir of a partitioned table that are neither Parquet nor
+// CSV. It names the first and counts the others.
+func unsupportedPart(dir string, paths []string) error {
+	path := paths[0]
+	msg := fmt.Sprintf("in the folder of partitioned table %s only *.parquet and *.csv files are read, "+
+		"and only names starting with \"_\" or \".\" (_SUCCESS, .crc files) are skipped", dir)
+	if len(paths) > 1 {
+		msg = fmt.Sprintf("%s (and %d other unsupported file(s), such as %s)", msg, len(paths)-1, paths[1])
+	}
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".gz", ".gzip", ".bz2", ".xz", ".zst", ".zstd", ".lz4", ".snappy", ".zip":
+		msg += "; compressed files are not read: decompress it (or write Parquet, which compresses)"
+	case "":
+		msg += "; a file without an extension (a Hive 000000_0 part?) is not read: write Parquet or CSV"
+	default:
+		msg += "; convert it, or move it out of the folder"
+	}
+	return &fileError{op: "read", path: path, kind: ErrUnsupportedFile, msg: msg}
 }
 
 // multiReader reads a sequence of files as one table.

@@ -172,7 +172,7 @@ func TestPartitionedRead(t *testing.T) {
 	mustWrite("year=2025/month=04/part-00000-abc.snappy.parquet", rows[2:])
 	mustWrite("year=2025/month=03/part-00001.csv", rows[1:2])
 	mustWrite("year=2025/month=03/part-00000.parquet", rows[:1])
-	for _, junk := range []string{"_SUCCESS", "year=2025/month=03/.part-00000.parquet.crc", "_temporary/0/part-9.parquet", ".hidden/part-0.csv", "year=2025/_committed_1", "README.txt"} {
+	for _, junk := range []string{"_SUCCESS", "year=2025/month=03/.part-00000.parquet.crc", "_temporary/0/part-9.parquet", ".hidden/part-0.csv", "year=2025/_committed_1"} {
 		p := filepath.Join(dir, filepath.FromSlash(junk))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -203,6 +203,45 @@ func TestPartitionedRead(t *testing.T) {
 	empty := t.TempDir()
 	if got := readAllRows[Attendance](t, empty, nil); len(got) != 0 {
 		t.Errorf("empty folder: %d rows", len(got))
+	}
+}
+
+// TestPartitionedUnsupported: a file in a table folder that is neither
+// Parquet nor CSV, nor a marker skipped by name, is an error naming it; it
+// is never passed over with its rows.
+func TestPartitionedUnsupported(t *testing.T) {
+	for _, tc := range []struct{ name, hint string }{
+		{"month=02/part-0.csv.gz", "decompress it"},
+		{"000000_0", "without an extension"},
+		{"month=02/part-0.json", "convert it"},
+		{"README.txt", "convert it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			good := filepath.Join(dir, "month=01", "part-0.csv")
+			os.MkdirAll(filepath.Dir(good), 0o755)
+			if err := WriteAll(good, sampleAttendance()); err != nil {
+				t.Fatal(err)
+			}
+			bad := filepath.Join(dir, filepath.FromSlash(tc.name))
+			os.MkdirAll(filepath.Dir(bad), 0o755)
+			if err := os.WriteFile(bad, []byte("data"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenTable[Attendance](dir, nil)
+			if !errors.Is(err, ErrUnsupportedFile) || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), tc.hint) ||
+				!strings.Contains(err.Error(), "*.parquet and *.csv") {
+				t.Errorf("got %v, want ErrUnsupportedFile naming %s, what is read and %q", err, bad, tc.hint)
+			}
+		})
+	}
+	// Several are counted.
+	dir := t.TempDir()
+	for _, name := range []string{"000000_0", "000001_0", "000002_0"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("data"), 0o644)
+	}
+	if _, err := OpenTable[Attendance](dir, nil); !errors.Is(err, ErrUnsupportedFile) || !strings.Contains(err.Error(), "and 2 other unsupported file(s)") {
+		t.Errorf("three unsupported files: got %v", err)
 	}
 }
 

@@ -125,8 +125,10 @@ const (
 // *.parquet and *.csv files, found recursively, are read in lexicographic
 // order of their paths as one table. In a directory, files and folders
 // whose name starts with "_" or "." are skipped (_SUCCESS, _temporary,
-// .crc files, temporary files of writers), and partition keys in folder
-// names (year=2025/month=03) are not read: the rows' own columns hold them.
+// .crc files, temporary files of writers), any other file that is not
+// *.parquet or *.csv is an error wrapping ErrUnsupportedFile (a compressed
+// part-0.csv.gz is not read), and partition keys in folder names
+// (year=2025/month=03) are not read: the rows' own columns hold them.
 //
 // Columns are matched by name, in any order; extra columns are ignored and
 // absent optional columns read as zero values. A missing required column or
@@ -165,7 +167,7 @@ func openFile[T Record](path string, o ReadOptions) (Reader[T], error) {
 	case ".csv":
 		return openCSV[T](path, o.SkipColumns)
 	}
-	return nil, fmt.Errorf("datasets: open %s: unknown file extension %q (want .parquet or .csv)", path, filepath.Ext(path))
+	return nil, &fileError{op: "open", path: path, kind: ErrUnsupportedFile, msg: fmt.Sprintf("unknown file extension %q (want .parquet or .csv)", filepath.Ext(path))}
 }
 
 // CreateTable creates a writer for a table at path. The format follows from
