@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A Checker checks rows one at a time, field by field and against the rows
@@ -131,6 +132,23 @@ func required(col, s string) *rowFault {
 	return nil
 }
 
+// id checks an id column (member_id, course_id, event_id): not blank when
+// required, at most MaxIDBytes bytes, valid UTF-8, as the serving store
+// requires of its keys.
+func id(col, s string, req bool) *rowFault {
+	switch {
+	case strings.TrimSpace(s) == "":
+		if req {
+			return fault(col, s, ErrMissing)
+		}
+	case len(s) > MaxIDBytes:
+		return fault(col, s, fmt.Errorf("%w: %d bytes, at most %d", ErrBadID, len(s), MaxIDBytes))
+	case !utf8.ValidString(s):
+		return fault(col, strings.ToValidUTF8(s, "\ufffd"), fmt.Errorf("%w: not valid UTF-8", ErrBadID))
+	}
+	return nil
+}
+
 // FormatTime prints an instant as errors show it: RFC 3339 in UTC, with
 // the fraction of a second when there is one.
 func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -169,14 +187,15 @@ func first(faults ...func() *rowFault) *rowFault {
 }
 
 // Member checks a members row and, when it passes, remembers the member's
-// id and join day. Checks: member_id and home_club not blank; joined_at
+// id and join day. Checks: member_id and home_club not blank, member_id
+// an id (at most MaxIDBytes bytes of UTF-8, else ErrBadID); joined_at
 // present, from MinTime to Now; birth_year 0 or 1900 to the year of Now;
 // gender empty or one of Genders; contract_type valid; contract_start
 // present and not before MinTime; contract_end zero or not before
 // contract_start; member_id not seen before (ErrDuplicateKey).
 func (c *Checker) Member(file string, row int64, m *Member) error {
 	f := first(
-		func() *rowFault { return required("member_id", m.MemberID) },
+		func() *rowFault { return id("member_id", m.MemberID, true) },
 		func() *rowFault { return c.instant("joined_at", m.JoinedAt) },
 		func() *rowFault {
 			if y := m.BirthYear; y != 0 && (y < MinBirthYear || y > c.now.Year()) {
@@ -222,13 +241,14 @@ func (c *Checker) Member(file string, row int64, m *Member) error {
 
 // Course checks a courses row and, when it passes, remembers its id. From
 // the first call on, attendance course ids are checked against the courses
-// seen. Checks: course_id, name and category not blank; weekday 0 to 7;
+// seen. Checks: course_id, name and category not blank, course_id an id
+// (at most MaxIDBytes bytes of UTF-8, else ErrBadID); weekday 0 to 7;
 // start_time empty or HH:MM (00:00 to 23:59); capacity >= 0; course_id not
 // seen before (ErrDuplicateKey).
 func (c *Checker) Course(file string, row int64, co *Course) error {
 	c.coursesSeen = true
 	f := first(
-		func() *rowFault { return required("course_id", co.CourseID) },
+		func() *rowFault { return id("course_id", co.CourseID, true) },
 		func() *rowFault { return required("name", co.Name) },
 		func() *rowFault { return required("category", co.Category) },
 		func() *rowFault {
@@ -279,7 +299,8 @@ func ValidClock(s string) bool {
 }
 
 // Attendance checks an attendance row and, when it passes, remembers its
-// event id. Checks: event_id and member_id not blank; ts present, from
+// event id. Checks: event_id and member_id not blank, and with course_id
+// ids (at most MaxIDBytes bytes of UTF-8, else ErrBadID); ts present, from
 // MinTime to Now; course_id empty or, once courses were checked, a known
 // course (ErrUnknownValue); duration_min from 0 to MaxDurationMin; source
 // valid; member_id a known member (ErrUnknownMember); ts not before the
@@ -287,9 +308,10 @@ func ValidClock(s string) bool {
 // in attendance (ErrDuplicateEvent).
 func (c *Checker) Attendance(file string, row int64, a *Attendance) error {
 	f := first(
-		func() *rowFault { return required("event_id", a.EventID) },
-		func() *rowFault { return required("member_id", a.MemberID) },
+		func() *rowFault { return id("event_id", a.EventID, true) },
+		func() *rowFault { return id("member_id", a.MemberID, true) },
 		func() *rowFault { return c.instant("ts", a.TS) },
+		func() *rowFault { return id("course_id", a.CourseID, false) },
 		func() *rowFault {
 			if a.CourseID != "" && c.coursesSeen {
 				if _, ok := c.courses[a.CourseID]; !ok {
@@ -317,15 +339,16 @@ func (c *Checker) Attendance(file string, row int64, a *Attendance) error {
 }
 
 // Transaction checks a transactions row and, when it passes, remembers its
-// event id. Checks: event_id and member_id not blank; ts present, from
-// MinTime to Now; |amount| <= MaxAmount (ErrAbsurdAmount); kind valid;
+// event id. Checks: event_id and member_id not blank, and ids (at most
+// MaxIDBytes bytes of UTF-8, else ErrBadID); ts present, from MinTime to
+// Now; |amount| <= MaxAmount (ErrAbsurdAmount); kind valid;
 // amount <= 0 for a refund and >= 0 for every other kind (ErrBadNumber);
 // member_id a known member; ts not before the join day; event_id not seen
 // before in transactions.
 func (c *Checker) Transaction(file string, row int64, t *Transaction) error {
 	f := first(
-		func() *rowFault { return required("event_id", t.EventID) },
-		func() *rowFault { return required("member_id", t.MemberID) },
+		func() *rowFault { return id("event_id", t.EventID, true) },
+		func() *rowFault { return id("member_id", t.MemberID, true) },
 		func() *rowFault { return c.instant("ts", t.TS) },
 		func() *rowFault {
 			if t.Amount > c.maxAmount || t.Amount < -c.maxAmount || t.Amount == math.MinInt64 {

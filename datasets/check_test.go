@@ -70,6 +70,9 @@ func TestChecker(t *testing.T) {
 		member("contract end before start", func(m *Member) { m.ContractEnd = day(2024, 1, 14) }, "contract_end", ErrBadTimestamp),
 		member("contract end same day", func(m *Member) { m.ContractEnd = m.ContractStart }, "", nil),
 		member("duplicate member", func(m *Member) { m.MemberID = "m1" }, "member_id", ErrDuplicateKey),
+		member("member id at the id limit", func(m *Member) { m.MemberID = strings.Repeat("é", MaxIDBytes/2) }, "", nil),
+		member("member id too long", func(m *Member) { m.MemberID = strings.Repeat("x", MaxIDBytes+1) }, "member_id", ErrBadID),
+		member("member id not UTF-8", func(m *Member) { m.MemberID = "m\xff" }, "member_id", ErrBadID),
 
 		course("course ok", func(*Course) {}, "", nil),
 		course("course id missing", func(c *Course) { c.CourseID = "" }, "course_id", ErrMissing),
@@ -81,6 +84,8 @@ func TestChecker(t *testing.T) {
 		course("start time 7:00", func(c *Course) { c.StartTime = "7:00" }, "start_time", ErrBadTimestamp),
 		course("capacity negative", func(c *Course) { c.Capacity = -1 }, "capacity", ErrBadNumber),
 		course("duplicate course", func(c *Course) { c.CourseID = "c1" }, "course_id", ErrDuplicateKey),
+		course("course id too long", func(c *Course) { c.CourseID = strings.Repeat("x", MaxIDBytes+1) }, "course_id", ErrBadID),
+		course("course id not UTF-8", func(c *Course) { c.CourseID = "c\xc3" }, "course_id", ErrBadID),
 
 		att("attendance ok", func(*Attendance) {}, "", nil),
 		att("open gym", func(a *Attendance) { a.CourseID = "" }, "", nil),
@@ -96,6 +101,10 @@ func TestChecker(t *testing.T) {
 		att("source missing", func(a *Attendance) { a.Source = SourceUnknown }, "source", ErrMissing),
 		att("source invalid", func(a *Attendance) { a.Source = 9 }, "source", ErrUnknownValue),
 		att("unknown member", func(a *Attendance) { a.MemberID = "m404" }, "member_id", ErrUnknownMember),
+		att("event id too long", func(a *Attendance) { a.EventID = strings.Repeat("e", MaxIDBytes+1) }, "event_id", ErrBadID),
+		att("event id not UTF-8", func(a *Attendance) { a.EventID = "e\xff" }, "event_id", ErrBadID),
+		att("member id too long", func(a *Attendance) { a.MemberID = strings.Repeat("m", MaxIDBytes+1) }, "member_id", ErrBadID),
+		att("course id too long", func(a *Attendance) { a.CourseID = strings.Repeat("c", MaxIDBytes+1) }, "course_id", ErrBadID),
 		// m1 joined 2024-01-15 09:30: earlier that day is fine, the day
 		// before is not.
 		att("on join day before join time", func(a *Attendance) { a.TS = time.Date(2024, 1, 15, 0, 0, 0, 0, time.UTC) }, "", nil),
@@ -112,6 +121,8 @@ func TestChecker(t *testing.T) {
 		tx("negative refund", func(x *Transaction) { x.Kind = TxRefund; x.Amount = -1999 }, "", nil),
 		tx("negative fee", func(x *Transaction) { x.Amount = -1 }, "amount", ErrBadNumber),
 		tx("tx unknown member", func(x *Transaction) { x.MemberID = "nobody" }, "member_id", ErrUnknownMember),
+		tx("tx event id too long", func(x *Transaction) { x.EventID = strings.Repeat("t", MaxIDBytes+1) }, "event_id", ErrBadID),
+		tx("tx member id not UTF-8", func(x *Transaction) { x.MemberID = "\xffm1" }, "member_id", ErrBadID),
 		tx("tx before join", func(x *Transaction) { x.TS = day(2024, 1, 1) }, "ts", ErrBeforeJoin),
 	}
 	for _, tc := range cases {

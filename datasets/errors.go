@@ -25,6 +25,7 @@ var (
 	ErrTableNotFound   = errors.New("datasets: table not found")
 	ErrRunawayQuote    = errors.New("datasets: runaway quoted field")
 	ErrUnsupportedFile = errors.New("datasets: unsupported file")
+	ErrBadID           = errors.New("datasets: bad id")
 )
 
 // RowError reports one rejected row: where it is and why.

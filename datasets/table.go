@@ -109,6 +109,10 @@ const (
 	DefaultMaxDurationMin = 1440       // CheckOptions.MaxDurationMin
 	MinBirthYear          = 1900       // birth_year: 0, or MinBirthYear to the year of Now
 	MaxWeekday            = 7          // weekday: 0 (not recorded) to MaxWeekday (Sunday)
+	// MaxIDBytes is the longest member_id, course_id or event_id accepted,
+	// in bytes; ids must be valid UTF-8 too (ErrBadID). The serving store
+	// keys its records by them.
+	MaxIDBytes = 256
 )
 
 // DefaultMinTime returns the default CheckOptions.MinTime, 1990-01-01 UTC.

@@ -45,8 +45,9 @@ import (
 )
 
 // MaxIDBytes is the longest member_id, course_id or event_id accepted, in
-// bytes.
-const MaxIDBytes = 256
+// bytes: datasets.MaxIDBytes, which datasets.Checker enforces on the files
+// that Load reads.
+const MaxIDBytes = datasets.MaxIDBytes
 
 const storeFormat = "1"
 

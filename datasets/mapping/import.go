@@ -720,7 +720,7 @@ var reasons = []error{
 	ErrMalformed,
 	datasets.ErrMissing, datasets.ErrUnknownValue, datasets.ErrBadTimestamp, datasets.ErrFutureTime,
 	datasets.ErrAbsurdAmount, datasets.ErrBadNumber, datasets.ErrUnknownMember, datasets.ErrBeforeJoin,
-	datasets.ErrDuplicateEvent, datasets.ErrDuplicateKey, datasets.ErrSchema,
+	datasets.ErrDuplicateEvent, datasets.ErrDuplicateKey, datasets.ErrBadID, datasets.ErrSchema,
 	ErrCancelled, ErrDuplicateRow,
 }
 
