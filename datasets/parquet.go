@@ -31,7 +31,10 @@ import (
 // page v1, PLAIN or RLE_DICTIONARY encoded, Snappy compressed.
 //
 // Reading matches columns by name (exactly, else ignoring case), ignores
-// extra columns and accepts compatible types: see parquetConv. It decodes
+// extra columns and accepts compatible types: see parquetConv. Text is read
+// as in CSV: trimmed of leading and trailing white space, and null when
+// nothing is left (an ErrMissing *RowError in a required column), so that
+// " M2 " is member M2 and " 2025-03-01T10:00:00Z " a timestamp. It decodes
 // BatchRows rows at a time, column by column, page by page, so memory holds
 // one batch and one page per column whatever the size of the file.
 // Dictionary-encoded text is decoded once per dictionary entry.
@@ -1030,7 +1033,7 @@ func (r *parquetReader[T]) decodeDict(i int, dst []T, base int) (int, error) {
 			return j, notParquet(r.path, fmt.Sprintf("row group %d: column %q: dictionary index %d out of range", r.group, f.name, k), nil)
 		}
 		if !c.dictDone[k] {
-			b := c.dict.Index(k).ByteArray()
+			b := bytes.TrimSpace(c.dict.Index(k).ByteArray())
 			if f.kind == kindEnum {
 				c.dictEnum[k] = enumIndex(f.names, b)
 				c.dictStr[k] = string(b) // for error values
@@ -1045,6 +1048,10 @@ func (r *parquetReader[T]) decodeDict(i int, dst []T, base int) (int, error) {
 			c.dictDone[k] = true
 		}
 		if f.kind == kindString {
+			if c.dictStr[k] == "" && !f.optional {
+				r.fail(base+j, f, "", ErrMissing)
+				continue
+			}
 			*f.str(&dst[j]) = c.dictStr[k]
 			continue
 		}
@@ -1100,10 +1107,18 @@ func (r *parquetReader[T]) convert(i int, vals []parquet.Value, dst []T, base in
 			var s string
 			switch c.conv {
 			case convBytes:
+				b := bytes.TrimSpace(v.ByteArray())
+				if len(b) == 0 {
+					// Empty after trimming: null, as in CSV.
+					if !f.optional {
+						r.fail(base+j, f, "", ErrMissing)
+					}
+					continue
+				}
 				if f.intern {
-					s = c.in.bytes(v.ByteArray())
+					s = c.in.bytes(b)
 				} else {
-					s = string(v.ByteArray())
+					s = string(b)
 				}
 			case convSigned:
 				s = strconv.FormatInt(intOf(v, c.phys), 10)
@@ -1112,15 +1127,15 @@ func (r *parquetReader[T]) convert(i int, vals []parquet.Value, dst []T, base in
 			}
 			*f.str(row) = s
 		case kindEnum:
-			b := v.ByteArray()
+			b := bytes.TrimSpace(v.ByteArray())
 			k := enumIndex(f.names, b)
 			if k == 0 {
 				if len(b) == 0 {
 					if !f.optional {
-						r.fail(base+j, f, text(v), ErrMissing)
+						r.fail(base+j, f, "", ErrMissing)
 					}
 				} else {
-					r.fail(base+j, f, text(v), f.unknownEnum())
+					r.fail(base+j, f, string(b), f.unknownEnum())
 				}
 				continue
 			}
@@ -1170,10 +1185,22 @@ func (r *parquetReader[T]) convert(i int, vals []parquet.Value, dst []T, base in
 			case convDays:
 				t = time.Unix(int64(v.Int32())*86400, 0).UTC()
 			case convBytes:
-				if f.kind == kindDate {
-					t, err = parseDate(string(v.ByteArray()))
-				} else {
-					t, err = parseInstant(string(v.ByteArray()))
+				s := string(bytes.TrimSpace(v.ByteArray()))
+				switch {
+				case s == "":
+					// Empty after trimming: null, as in CSV.
+					if !f.optional {
+						r.fail(base+j, f, "", ErrMissing)
+					}
+					continue
+				case f.kind == kindDate:
+					t, err = parseDate(s)
+				default:
+					t, err = parseInstant(s)
+				}
+				if err != nil {
+					r.fail(base+j, f, s, err)
+					continue
 				}
 			}
 			if err == nil {

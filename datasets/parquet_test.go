@@ -3,6 +3,7 @@ package datasets
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -908,6 +909,81 @@ func TestCheckCompressed(t *testing.T) {
 		}
 		if err := r.checkCompressed(codec, 0, int64(len(b)), size-1); err == nil {
 			t.Errorf("%s at one byte less: no error", codec)
+		}
+	}
+}
+
+// Text attendance rows for TestParquetTrimsLikeCSV, plain and with
+// dictionary-encoded member_id, course_id and source.
+type textAttendance struct {
+	EventID  string `parquet:"event_id"`
+	MemberID string `parquet:"member_id"`
+	TS       string `parquet:"ts"`
+	CourseID string `parquet:"course_id,optional"`
+	Duration int32  `parquet:"duration_min"`
+	Source   string `parquet:"source"`
+}
+
+type textAttendanceDict struct {
+	EventID  string `parquet:"event_id"`
+	MemberID string `parquet:"member_id,dict"`
+	TS       string `parquet:"ts"`
+	CourseID string `parquet:"course_id,optional,dict"`
+	Duration int32  `parquet:"duration_min"`
+	Source   string `parquet:"source,dict"`
+}
+
+// TestParquetTrimsLikeCSV: text in a Parquet file is read as in a CSV
+// file: trimmed of surrounding white space, and null when nothing is left.
+// The same rows give the same values and the same row errors in both.
+func TestParquetTrimsLikeCSV(t *testing.T) {
+	rows := []textAttendance{
+		{" e1 ", " M2 ", " 2025-03-01T10:00:00Z ", " c1 ", 30, " pos "},
+		{"e2", "M2\t", "\t2025-03-01 10:00:00", "   ", 45, "app"},
+		{"e3", "   ", "2025-03-01T10:00:00Z", "", 30, "pos"},
+		{"e4", "M2", "  ", "", 30, "pos"},
+		{"e5", "M2", "2025-03-01T10:00:00Z", "", 30, "  "},
+		{"e6", "M2", " yesterday ", "", 30, "pos"},
+		{"e7", "M2", " 2025-03-02T10:00:00Z", "c1", 30, "manual "},
+	}
+	ts := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	want := []Attendance{
+		{EventID: "e1", MemberID: "M2", TS: ts, CourseID: "c1", DurationMin: 30, Source: SourcePOS},
+		{EventID: "e2", MemberID: "M2", TS: ts, DurationMin: 45, Source: SourceApp},
+		{EventID: "e7", MemberID: "M2", TS: ts.AddDate(0, 0, 1), CourseID: "c1", DurationMin: 30, Source: SourceManual},
+	}
+	wantErrs := []string{`3 member_id "" true`, `4 ts "" true`, `5 source "" true`, `6 ts "yesterday" false`}
+
+	var csvText strings.Builder
+	csvText.WriteString("event_id,member_id,ts,course_id,duration_min,source\n")
+	cw := csv.NewWriter(&csvText)
+	dict := make([]textAttendanceDict, len(rows))
+	for i, r := range rows {
+		cw.Write([]string{r.EventID, r.MemberID, r.TS, r.CourseID, fmt.Sprint(r.Duration), r.Source})
+		dict[i] = textAttendanceDict(r)
+	}
+	cw.Flush()
+	dir := t.TempDir()
+	plain, dicts := filepath.Join(dir, "plain.parquet"), filepath.Join(dir, "dict.parquet")
+	writeForeign(t, plain, rows)
+	writeForeign(t, dicts, dict)
+	csvPath := filepath.Join(dir, "a.csv")
+	if err := os.WriteFile(csvPath, []byte(csvText.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{csvPath, plain, dicts} {
+		r, err := OpenTable[Attendance](p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, rerrs := drain[Attendance](t, r)
+		r.Close()
+		var errs []string
+		for _, e := range rerrs {
+			errs = append(errs, fmt.Sprintf("%d %s %q %v", e.Row, e.Column, e.Value, errors.Is(e, ErrMissing)))
+		}
+		if !slices.Equal(got, want) || !slices.Equal(errs, wantErrs) {
+			t.Errorf("%s: got %+v\n%q\nwant %+v\n%q", filepath.Base(p), got, errs, want, wantErrs)
 		}
 	}
 }
