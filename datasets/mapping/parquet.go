@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -307,7 +308,8 @@ func (c *pqColumn) format(v parquet.Value) (string, error) {
 	}
 	switch c.kind {
 	case pqString:
-		return string(v.ByteArray()), nil
+		// Trimmed like the values of text exports.
+		return strings.TrimSpace(string(v.ByteArray())), nil
 	case pqBool:
 		return strconv.FormatBool(v.Boolean()), nil
 	case pqInt:

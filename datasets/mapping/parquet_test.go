@@ -116,6 +116,25 @@ func TestImportParquet(t *testing.T) {
 	}
 }
 
+// TestParquetTrims: text values of a Parquet export are trimmed like those
+// of a text export.
+func TestParquetTrims(t *testing.T) {
+	at := time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
+	in := writeParquet(t, []pqSale{{" P1\t", 1001, at, at.UnixMilli(), int32(at.Unix() / 86400), 1, 4990, 0, strp(" Fee "), true}})
+	m, err := Parse([]byte(pqMapping), "pq.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := Import(m, []string{in}, out, &Options{Now: fixedNow}); err != nil {
+		t.Fatal(err)
+	}
+	txs, err := datasets.ReadAll[datasets.Transaction](filepath.Join(out, "transactions.parquet"))
+	if err != nil || len(txs) != 1 || txs[0].EventID != "P1" || txs[0].Kind != datasets.TxMembershipFee {
+		t.Errorf("got %+v, %v; want P1, a membership fee", txs, err)
+	}
+}
+
 // TestParquetWrongTypes: a column of the wrong type is a schema error that
 // names it, found before any row is read.
 func TestParquetWrongTypes(t *testing.T) {
