@@ -177,6 +177,17 @@ type BuildReport struct {
 	EventsPerSecond                   float64
 }
 
+// ErrNoEvents is returned by Build and BuildLastWeekOut for data without
+// one usable attendance or transaction row: there is no history to build
+// examples from and, without a manifest range, no data range either.
+var ErrNoEvents = errors.New("features: no events: nothing to build")
+
+// noEvents returns ErrNoEvents with the counts that explain it.
+func noEvents(members int, read, rejected, unknownMember int64) error {
+	return fmt.Errorf("%w (%d members; %d event rows read, %d rows rejected, %d events of members not in the members table)",
+		ErrNoEvents, members, read, rejected, unknownMember)
+}
+
 // BuildDataset reads the dataset directory dir once and writes the training
 // file outPath (format in docs/features.md). It is Build over DirSource.
 func BuildDataset(dir string, cfg Config, outPath string) (*BuildReport, error) {
@@ -184,7 +195,11 @@ func BuildDataset(dir string, cfg Config, outPath string) (*BuildReport, error) 
 	if err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
-	return Build(DirSource(d, nil), cfg, outPath, nil)
+	rep, err := Build(DirSource(d, nil), cfg, outPath, nil)
+	if errors.Is(err, ErrNoEvents) {
+		err = fmt.Errorf("dataset %s: %w", dir, err)
+	}
+	return rep, err
 }
 
 // Build streams src into a Builder, emits every member's examples at the
@@ -250,13 +265,18 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 	rep.Rejected, rep.RejectedSamples = rs.rejected, rs.samples
 	rep.UnknownMember = b.att.unknownMember + b.tx.unknownMember
 	rep.UnknownCourse = b.att.unknownCourse
+	if rep.Attendance+rep.Transactions == 0 {
+		return nil, noEvents(rep.Members, rep.UnknownMember, rep.Rejected, rep.UnknownMember)
+	}
 	t1 := time.Now()
 	rep.ReadSeconds = t1.Sub(t0).Seconds()
 
 	rep.DataStart, rep.DataEnd = b.DataRange()
 	cutoffs := o.Cutoffs
 	if cutoffs == nil {
-		cutoffs = b.Cutoffs()
+		if cutoffs, err = Cutoffs(&b.cfg, rep.DataStart, rep.DataEnd); err != nil {
+			return nil, err
+		}
 	}
 	if len(cutoffs) == 0 {
 		return nil, fmt.Errorf("features: no cutoff fits the data range %s..%s with %d weeks of history and a %d-week horizon",

@@ -187,22 +187,31 @@ func (b *Builder) AddTransaction(x *datasets.Transaction) error {
 // Spec returns the spec fixed by Freeze (nil before).
 func (b *Builder) Spec() *FeatureSpec { return b.spec }
 
-// dataDays returns the observed range [startDay, endDay) in days.
+// dataDays returns the observed range [startDay, endDay) in days. Without
+// events and without a stated range it is empty, at day 0 (1970-01-01), not
+// the sentinel days that would overflow day arithmetic.
 func (b *Builder) dataDays() (startDay, endDay int32) {
 	clk := newClock(b.f.loc)
-	startDay = min(b.att.minDay, b.tx.minDay)
-	if !b.start.IsZero() {
-		startDay = clk.day(b.start)
+	minDay, maxDay := min(b.att.minDay, b.tx.minDay), max(b.att.maxDay, b.tx.maxDay)
+	haveEvents := minDay != farDay
+	var haveStart, haveEnd bool
+	if haveEvents {
+		startDay, endDay, haveStart, haveEnd = minDay, maxDay+1, true, true
 	}
-	endDay = max(b.att.maxDay, b.tx.maxDay) + 1
+	if !b.start.IsZero() {
+		startDay, haveStart = clk.day(b.start), true
+	}
 	if !b.end.IsZero() {
-		endDay = clk.day(b.end)
+		endDay, haveEnd = clk.day(b.end), true
 	}
 	if !b.cfg.DataEnd.IsZero() {
-		endDay = clk.day(b.cfg.DataEnd)
+		endDay, haveEnd = clk.day(b.cfg.DataEnd), true
 	}
-	if startDay == farDay {
+	switch {
+	case !haveStart && haveEnd:
 		startDay = endDay
+	case haveStart && !haveEnd:
+		endDay = startDay
 	}
 	return startDay, endDay
 }
@@ -216,7 +225,8 @@ func (b *Builder) DataRange() (start, end time.Time) {
 }
 
 // Cutoffs returns the default rolling cutoffs of the builder's data (see
-// the package function Cutoffs).
+// the package function Cutoffs); nil when none fits or the package
+// function refuses the range.
 func (b *Builder) Cutoffs() []time.Time {
 	start, end := b.DataRange()
 	cs, _ := Cutoffs(&b.cfg, start, end) // cfg validated by NewBuilder

@@ -166,6 +166,9 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 	// manifest's End is exclusive (docs/data-format.md), and observation
 	// runs to the end of the day before End's day, as in Builder.dataDays.
 	// Config.DataEnd overrides the end.
+	if minDay == farDay {
+		return nil, noEvents(rep.Members, int64(rep.Attendance+rep.Transactions), int64(rep.Rejected), int64(rep.UnknownMember))
+	}
 	startDay, endDay := minDay, maxDay+1
 	if !man.Start.IsZero() {
 		startDay = clk.day(man.Start)
@@ -176,15 +179,15 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 	if !cfg.DataEnd.IsZero() {
 		endDay = clk.day(cfg.DataEnd)
 	}
-	if minDay == farDay {
-		return nil, errors.New("features: no events")
-	}
 	rep.DataStart, rep.DataEnd = clk.instant(startDay), clk.instant(endDay)
 	gridCfg := cfg
 	if gridCfg.LastCutoff.IsZero() {
 		gridCfg.LastCutoff = rep.DataEnd.AddDate(0, 0, -1)
 	}
-	days := cutoffDays(&gridCfg, &clk, rep.DataStart, rep.DataEnd)
+	days, err := cutoffDays(&gridCfg, &clk, rep.DataStart, rep.DataEnd)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range days {
 		rep.TrainCutoffs = append(rep.TrainCutoffs, clk.instant(d))
 	}

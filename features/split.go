@@ -55,7 +55,10 @@ func Cutoffs(cfg *Config, start, end time.Time) ([]time.Time, error) {
 	}
 	loc, _ := time.LoadLocation(cfg.TimeZone)
 	clk := newClock(loc)
-	days := cutoffDays(cfg, &clk, start, end)
+	days, err := cutoffDays(cfg, &clk, start, end)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]time.Time, len(days))
 	for i, d := range days {
 		out[i] = clk.instant(d)
@@ -63,25 +66,47 @@ func Cutoffs(cfg *Config, start, end time.Time) ([]time.Time, error) {
 	return out, nil
 }
 
-func cutoffDays(cfg *Config, clk *clock, start, end time.Time) []int32 {
-	g := grid{phase: phaseOf(cfg.WeekStart)}
-	ceilWeek := func(day int32) int32 { return g.week(day + 6) }
-	var first, last int32
+// maxCutoffs bounds the number of cutoffs of one grid: 10,000 weekly
+// cutoffs are some 190 years. More means a data range or a first or last
+// cutoff that is not a real one (an empty dataset's sentinel days, a typo
+// in a year); refusing it keeps a build from looping for hours and running
+// out of memory.
+const maxCutoffs = 10_000
+
+// cutoffDays returns the days of the cutoffs of Cutoffs. The week
+// arithmetic is done in int64 on the int32 days, so no range, however far
+// apart its ends, overflows; a grid of more than maxCutoffs cutoffs, or
+// one whose days do not fit the int32 day numbers, is an error.
+func cutoffDays(cfg *Config, clk *clock, start, end time.Time) ([]int32, error) {
+	phase := int64(phaseOf(cfg.WeekStart))
+	week := func(day int64) int64 { return floorDiv(day-phase, 7) }
+	ceilWeek := func(day int64) int64 { return week(day + 6) }
+	var first, last int64 // week numbers
 	if cfg.FirstCutoff.IsZero() {
-		first = ceilWeek(clk.day(start) + 7*int32(cfg.Weeks))
+		first = ceilWeek(int64(clk.day(start)) + 7*int64(cfg.Weeks))
 	} else {
-		first = ceilWeek(clk.day(cfg.FirstCutoff))
+		first = ceilWeek(int64(clk.day(cfg.FirstCutoff)))
 	}
 	if cfg.LastCutoff.IsZero() {
-		last = g.week(clk.day(end) - 7*int32(cfg.HorizonWeeks))
+		last = week(int64(clk.day(end)) - 7*int64(cfg.HorizonWeeks))
 	} else {
-		last = g.week(clk.day(cfg.LastCutoff))
+		last = week(int64(clk.day(cfg.LastCutoff)))
 	}
-	var out []int32
-	for w := first; w <= last; w += int32(cfg.CutoffEveryWeeks) {
-		out = append(out, g.start(w))
+	if last < first {
+		return nil, nil
 	}
-	return out
+	every := int64(max(cfg.CutoffEveryWeeks, 1))
+	n := (last-first)/every + 1
+	firstDay, lastDay := 7*first+phase, 7*last+phase
+	if n > maxCutoffs || firstDay < math.MinInt32 || lastDay > math.MaxInt32 {
+		return nil, fmt.Errorf("features: %d cutoffs from day %d to day %d (at most %d): the data range %s .. %s or the first or last cutoff is not a real one",
+			n, firstDay, lastDay, maxCutoffs, start.Format(time.DateOnly), end.Format(time.DateOnly))
+	}
+	out := make([]int32, 0, n)
+	for w := first; w <= last; w += every {
+		out = append(out, int32(7*w+phase))
+	}
+	return out, nil
 }
 
 // SplitByTime assigns each of the ascending cutoffs a split: the latest

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -79,6 +80,9 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rep, err := features.BuildLastWeekOut(features.DirSource(d, nil), cfg, *out)
+		if errors.Is(err, features.ErrNoEvents) {
+			return fmt.Errorf("dataset %s: %w", *data, err)
+		}
 		if err != nil {
 			return err
 		}
