@@ -81,13 +81,33 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args and turns flag errors into errUsage.
+// parse parses args and turns flag errors into errUsage. Flags may also
+// come after the positional arguments ("retain validate DIR --max-errors
+// 3"); "--" ends the flags, and every argument after it is positional.
+// fs.Args() then holds the positional arguments in their order.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...) // after "--": no more flags
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) > 0 {
+		// Parse stops at "--" and leaves what follows as fs.Args().
+		return fs.Parse(append([]string{"--"}, pos...))
 	}
 	return nil
 }
