@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,5 +21,46 @@ func TestFlagsAfterArguments(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "validate", "--", dir, "--max-errors"); code != 2 || !strings.Contains(stderr, "Usage: retain validate") {
 		t.Errorf("validate -- DIR --max-errors: exit %d, stderr %q; want 2 and the usage (two arguments)", code, stderr)
+	}
+}
+
+// TestImportCLIErrors: a usage error says what is wrong; a failed import
+// says that nothing was written; a refused one prints no report.
+func TestImportCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cdnow.txt")
+	writeFiles(t, dir, map[string]string{"cdnow.txt": " customer_id  date number_of_cds  dollar_value\n 00001 19970101  1   11.77\n 00002 19970101  1   -5.00\n"})
+	full := filepath.Join(dir, "full")
+	writeFiles(t, full, map[string]string{"x": ""})
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string // "" : none expected
+		stderrWant string
+	}{
+		{"no --out", []string{"import", "--mapping", "cdnow", in}, 2, "", "retain import: give --out\n"},
+		{"nothing", []string{"import"}, 2, "", "retain import: give --mapping and --out and an input file\n"},
+		{"flag after --", []string{"import", "--mapping", "cdnow", "--out", filepath.Join(dir, "o1"), "--", in, "--on-bad-row=skip"}, 2, "",
+			`input "--on-bad-row=skip": no such file or directory; it looks like a flag placed after "--"`},
+		{"output not empty", []string{"import", "--mapping", "cdnow", "--out", full, in}, 1, "", "output directory " + full + " is not empty"},
+		{"bad row", []string{"import", "--mapping", "cdnow", "--out", filepath.Join(dir, "o2"), in}, 1, "2 rows read before the import stopped; nothing written", "bad row, nothing written"},
+		{"flag after the inputs", []string{"import", "--mapping", "cdnow", "--out", filepath.Join(dir, "o3"), in, "--on-bad-row=skip"}, 0, "written: 1 members", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderrWant) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.stderrWant)
+			}
+			if tc.stdout == "" && stdout != "" {
+				t.Errorf("stdout %q, want none", stdout)
+			}
+			if !strings.Contains(stdout, tc.stdout) || (tc.code != 0 && strings.Contains(stdout, "written:")) {
+				t.Errorf("stdout %q, want %q and no \"written:\" line on failure", stdout, tc.stdout)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "o2")); !os.IsNotExist(err) {
+		t.Errorf("failed import left %s: %v", filepath.Join(dir, "o2"), err)
 	}
 }

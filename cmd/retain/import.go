@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"retain/datasets/mapping"
@@ -26,9 +28,26 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *mapName == "" || *out == "" || fs.NArg() == 0 {
+	var missing []string
+	if *mapName == "" {
+		missing = append(missing, "--mapping")
+	}
+	if *out == "" {
+		missing = append(missing, "--out")
+	}
+	if fs.NArg() == 0 {
+		missing = append(missing, "an input file")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "retain import: give %s\n", strings.Join(missing, " and "))
 		fs.Usage()
 		return errUsage
+	}
+	for _, in := range fs.Args() {
+		if _, err := os.Stat(in); err != nil && strings.HasPrefix(in, "-") {
+			fmt.Fprintf(stderr, "retain import: input %q: %v; it looks like a flag placed after \"--\", which ends the flags\n", in, errors.Unwrap(err))
+			return errUsage
+		}
 	}
 	policy, err := mapping.ParsePolicy(*onBad)
 	if err != nil {
@@ -43,7 +62,11 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 		QuarantinePath: *quarantine,
 		Format:         *format,
 	})
-	if rep != nil {
+	// A failed import's report says what was read before it stopped and
+	// that nothing was written; an import that failed before reading a
+	// row (a usage error: the output directory, the quarantine file) has
+	// nothing to report.
+	if rep != nil && (err == nil || rep.Rows > 0) {
 		if werr := rep.WriteText(stdout); werr != nil && err == nil {
 			err = werr
 		}

@@ -95,6 +95,9 @@ type Report struct {
 	Dropped []*datasets.RowError
 
 	Quarantine string // the quarantine file written, or ""
+	// Written is true once the dataset is in Out. A failed import writes
+	// nothing: the counts then say what was read before it stopped.
+	Written    bool
 	Currency   string
 	MinorUnits int
 	Start, End time.Time // first and last event written
@@ -394,7 +397,25 @@ func (im *importer) run(inputs []string, outDir string) error {
 			}
 		}
 	}
+	if im.rep.Imported == 0 {
+		return im.nothingImported()
+	}
 	return im.finish(outDir)
+}
+
+// ErrNothingImported is returned by Import when no input row became a
+// canonical row: an empty dataset is of no use (retain features has
+// nothing to build from it), so none is written.
+var ErrNothingImported = errors.New("mapping: no row imported, nothing written")
+
+// nothingImported returns ErrNothingImported with what the inputs held.
+func (im *importer) nothingImported() error {
+	r := im.rep
+	if r.Rows == 0 {
+		return fmt.Errorf("%w: the input file(s) %s have no data rows", ErrNothingImported, strings.Join(im.inputs, ", "))
+	}
+	return fmt.Errorf("%w: all %d data rows of %s were left out (%d rejected, %d cancelled, %d duplicates)",
+		ErrNothingImported, r.Rows, strings.Join(im.inputs, ", "), r.Rejected, r.Cancelled, r.Duplicates)
 }
 
 func (im *importer) patterns() []string {
@@ -803,6 +824,7 @@ func (im *importer) finish(outDir string) error {
 		return fmt.Errorf("mapping: output directory: %w", err)
 	}
 	im.tmp = ""
+	r.Written = true
 	switch {
 	case customQ:
 		if err := moveFile(im.qPath, im.opts.QuarantinePath); err != nil {

@@ -11,14 +11,23 @@ import (
 const listedInText = 20
 
 // WriteText writes the report for people: what was written, and every row
-// that was not, counted by reason.
+// that was not, counted by reason. The report of a failed import (Written
+// false) says that nothing was written and counts the rows read before it
+// stopped.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	ew.printf("import %s: %d input file(s), %d rows, %d imported\n", r.Mapping, len(r.Inputs), r.Rows, r.Imported)
-	ew.printf("  written: %d members, %d courses, %d visits, %d transactions (total %s %s)\n",
-		r.Members, r.Courses, r.Visits, r.Transactions, formatMinor(r.AmountTotal, r.MinorUnits), r.Currency)
-	if !r.Start.IsZero() {
-		ew.printf("  events from %s to %s\n", r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339))
+	if !r.Written {
+		ew.printf("import %s: %d input file(s), %d rows read before the import stopped; nothing written\n", r.Mapping, len(r.Inputs), r.Rows)
+	} else {
+		ew.printf("import %s: %d input file(s), %d rows, %d imported\n", r.Mapping, len(r.Inputs), r.Rows, r.Imported)
+		ew.printf("  written: %d members, %d courses, %d visits, %d transactions (total %s %s)\n",
+			r.Members, r.Courses, r.Visits, r.Transactions, formatMinor(r.AmountTotal, r.MinorUnits), r.Currency)
+		if !r.Start.IsZero() {
+			ew.printf("  events from %s to %s\n", r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339))
+		}
+		if r.Visits+r.Transactions == 0 {
+			ew.printf("  warning: no visits and no transactions: retain features has nothing to build from this dataset\n")
+		}
 	}
 	ew.printf("  rejected: %d, cancelled: %d, duplicate rows dropped: %d", r.Rejected, r.Cancelled, r.Duplicates)
 	if r.DuplicatesKept > 0 {
