@@ -26,11 +26,14 @@ type Source interface {
 	Transactions() (datasets.Reader[datasets.Transaction], error)
 }
 
-// DirSource returns the Source of an opened dataset directory. Its
-// attendance and transaction readers skip the event_id column, which
-// features never use (datasets.ReadOptions.SkipColumns): those ids are
-// neither decoded nor checked, so a row whose only fault is its event_id is
-// read, not rejected (retain check finds such rows).
+// DirSource returns the Source of an opened dataset directory. Its readers
+// only parse: a row is rejected (a *datasets.RowError) when a field cannot
+// be read as its type, not when a value breaks a rule of 'retain validate'
+// (a negative duration, an event before its member joined, a timestamp in
+// the future): CheckedDirSource checks those. Its attendance and
+// transaction readers skip the event_id column, which features never use
+// (datasets.ReadOptions.SkipColumns): those ids are neither decoded nor
+// checked.
 func DirSource(d *datasets.Dir, opts *datasets.ReadOptions) Source { return dirSource{d, opts} }
 
 type dirSource struct {
@@ -126,9 +129,11 @@ type BuildOptions struct {
 	Workers int
 	// BatchRows is the number of rows read per Read call. Default 4096.
 	BatchRows int
-	// Strict makes a row that a reader rejects (a *datasets.RowError) fail
-	// the build. Default false: such rows are counted in the report and
-	// skipped (retain's check and import steps quarantine them).
+	// Strict makes a row that a reader rejects (a *datasets.RowError: a
+	// field that does not parse or, from CheckedDirSource, a row that
+	// breaks a rule of 'retain validate') fail the build. Default false:
+	// such rows are counted in the report, with the first few errors, and
+	// skipped.
 	Strict bool
 	// Cutoffs replaces the default rolling cutoffs (see Cutoffs); they must
 	// be ascending week starts of the batch grid.
@@ -189,13 +194,22 @@ func noEvents(members int, read, rejected, unknownMember int64) error {
 }
 
 // BuildDataset reads the dataset directory dir once and writes the training
-// file outPath (format in docs/features.md). It is Build over DirSource.
+// file outPath (format in docs/features.md): BuildDir with default options.
 func BuildDataset(dir string, cfg Config, outPath string) (*BuildReport, error) {
+	return BuildDir(dir, cfg, outPath, nil)
+}
+
+// BuildDir is Build over CheckedDirSource: every row is checked as 'retain
+// validate' checks it (but for the event ids, which features do not read),
+// and a row that fails is counted as rejected and skipped, or fails the
+// build with opts.Strict. A dataset without events is ErrNoEvents naming
+// dir.
+func BuildDir(dir string, cfg Config, outPath string, opts *BuildOptions) (*BuildReport, error) {
 	d, err := datasets.OpenDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
-	rep, err := Build(DirSource(d, nil), cfg, outPath, nil)
+	rep, err := Build(CheckedDirSource(d, nil, nil), cfg, outPath, opts)
 	if errors.Is(err, ErrNoEvents) {
 		err = fmt.Errorf("dataset %s: %w", dir, err)
 	}

@@ -67,9 +67,15 @@ type LastWeekReport struct {
 // cutoff (as in every leave-last-out split of a log).
 //
 // Config.Split.Mode must be SplitModeLastWeek and Config.Tier.Mode fixed.
-// It holds every event in memory.
-func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, error) {
+// It holds every event in memory. Of opts (nil for defaults) only Strict
+// applies: a row that a reader rejects fails the build instead of being
+// counted and skipped.
+func BuildLastWeekOut(src Source, cfg Config, outPath string, opts *BuildOptions) (*LastWeekReport, error) {
 	t0 := time.Now()
+	var o BuildOptions
+	if opts != nil {
+		o = *opts
+	}
 	if cfg.Split.Mode != SplitModeLastWeek {
 		return nil, fmt.Errorf("%w: BuildLastWeekOut needs Split.Mode %q, got %q", ErrConfig, SplitModeLastWeek, cfg.Split.Mode)
 	}
@@ -85,7 +91,7 @@ func BuildLastWeekOut(src Source, cfg Config, outPath string) (*LastWeekReport, 
 		return nil, err
 	}
 	rep := &LastWeekReport{Output: outPath}
-	rs := &readStats{}
+	rs := &readStats{strict: o.Strict}
 	var members []datasets.Member
 	mr, err := src.Members()
 	if err != nil {

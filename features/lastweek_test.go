@@ -57,7 +57,7 @@ func TestBuildLastWeekOut(t *testing.T) {
 		AttendanceRows: att,
 	}
 	out := filepath.Join(t.TempDir(), "lw.rtfs")
-	rep, err := BuildLastWeekOut(src, cfg, out)
+	rep, err := BuildLastWeekOut(src, cfg, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestBuildLastWeekOut(t *testing.T) {
 		t.Errorf("Build with --split last-week: %v, want ErrConfig", err)
 	}
 	cfg.Split.Mode = SplitModeMember
-	if _, err := BuildLastWeekOut(src, cfg, out); !errors.Is(err, ErrConfig) {
+	if _, err := BuildLastWeekOut(src, cfg, out, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("BuildLastWeekOut with the member split: %v, want ErrConfig", err)
 	}
 }

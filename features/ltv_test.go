@@ -429,7 +429,7 @@ func TestLTVLastWeekOut(t *testing.T) {
 	cfg := s.config()
 	cfg.Split = SplitConfig{Mode: SplitModeLastWeek, ValidationFraction: 0.15}
 	path := filepath.Join(t.TempDir(), "lw.rtfs")
-	rep, err := BuildLastWeekOut(s.source(), cfg, path)
+	rep, err := BuildLastWeekOut(s.source(), cfg, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func TestInteractionsLastWeekOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := features.BuildLastWeekOut(features.DirSource(d, nil), cfg, fpath)
+	rep, err := features.BuildLastWeekOut(features.DirSource(d, nil), cfg, fpath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "dataset directory (required)")
 	out := fs.String("out", "", "training file to write (required)")
 	featureFlags(fs, &cfg)
+	onBad := onBadRowFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -74,12 +75,16 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
+	bopts, err := buildOptions("features", *onBad, stderr)
+	if err != nil {
+		return err
+	}
 	if cfg.Split.Mode == features.SplitModeLastWeek {
 		d, err := datasets.OpenDir(*data)
 		if err != nil {
 			return err
 		}
-		rep, err := features.BuildLastWeekOut(features.DirSource(d, nil), cfg, *out)
+		rep, err := features.BuildLastWeekOut(features.CheckedDirSource(d, nil, nil), cfg, *out, bopts)
 		if errors.Is(err, features.ErrNoEvents) {
 			return fmt.Errorf("dataset %s: %w", *data, err)
 		}
@@ -89,7 +94,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 		writeLastWeekReport(stdout, rep)
 		return nil
 	}
-	rep, err := features.BuildDataset(*data, cfg, *out)
+	rep, err := features.BuildDir(*data, cfg, *out, bopts)
 	if err != nil {
 		return err
 	}
@@ -97,14 +102,55 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// onBadRowFlag defines --on-bad-row for the commands that read a dataset
+// directory into features (features, train --data, score --data): its
+// rows are checked as retain validate checks them, and a bad row is
+// skipped and counted, or, as in retain import, fails the command.
+func onBadRowFlag(fs *flag.FlagSet) *string {
+	return fs.String("on-bad-row", "skip", "what to do with a row that breaks a rule of 'retain validate': skip (count it, print the first few, go on) or fail (stop at it)")
+}
+
+// badRowStrict maps an --on-bad-row value onto Strict, or says what is
+// valid.
+func badRowStrict(cmd, v string, stderr io.Writer) (bool, error) {
+	switch v {
+	case "skip":
+		return false, nil
+	case "fail":
+		return true, nil
+	}
+	fmt.Fprintf(stderr, "retain %s: --on-bad-row %q: want skip or fail\n", cmd, v)
+	return false, errUsage
+}
+
+// buildOptions returns the BuildOptions of an --on-bad-row value.
+func buildOptions(cmd, onBad string, stderr io.Writer) (*features.BuildOptions, error) {
+	strict, err := badRowStrict(cmd, onBad, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return &features.BuildOptions{Strict: strict}, nil
+}
+
+// writeRejected prints the rows a build or read rejected: the count, the
+// first few errors (file, row, column, reason) and where to see them all.
+func writeRejected(w io.Writer, rejected int64, samples []string) {
+	if rejected == 0 {
+		return
+	}
+	fmt.Fprintf(w, "warning: %d bad rows rejected (skipped); the first %d:\n", rejected, len(samples))
+	for _, s := range samples {
+		fmt.Fprintf(w, "  rejected: %s\n", s)
+	}
+	fmt.Fprintln(w, "  ('retain validate' lists them all; --on-bad-row fail stops at the first)")
+}
+
 // writeLastWeekReport prints the summary of a leave-last-week-out build.
 func writeLastWeekReport(w io.Writer, rep *features.LastWeekReport) {
 	fmt.Fprintf(w, "wrote %s (%d bytes) in %.1fs: leave-last-week-out\n", rep.Output, rep.Bytes, rep.Seconds)
 	fmt.Fprintf(w, "members %d, courses %d, attendance %d, transactions %d, rejected %d, events of unknown members %d\n",
 		rep.Members, rep.Courses, rep.Attendance, rep.Transactions, rep.Rejected, rep.UnknownMember)
-	for _, s := range rep.RejectedSamples {
-		fmt.Fprintf(w, "  rejected: %s\n", s)
-	}
+	writeRejected(w, int64(rep.Rejected), rep.RejectedSamples)
 	fmt.Fprintf(w, "data %s .. %s; %d test members (not tested: %d without visits, %d with visits in one week only); %d training cutoffs\n",
 		rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), rep.Test, rep.NoVisits, rep.OneWeek, len(rep.TrainCutoffs))
 	writeLTV(w, &rep.LTV)
@@ -128,9 +174,7 @@ func writeBuildReport(w io.Writer, rep *features.BuildReport) {
 	if rep.UnknownMember > 0 || rep.UnknownCourse > 0 {
 		fmt.Fprintf(w, "skipped events of unknown members %d; visits of unknown courses %d\n", rep.UnknownMember, rep.UnknownCourse)
 	}
-	for _, s := range rep.RejectedSamples {
-		fmt.Fprintf(w, "  rejected: %s\n", s)
-	}
+	writeRejected(w, rep.Rejected, rep.RejectedSamples)
 	fmt.Fprintf(w, "data %s .. %s, %d cutoffs\n", rep.DataStart.Format(time.DateOnly), rep.DataEnd.Format(time.DateOnly), len(rep.Cutoffs))
 	writeLTV(w, &rep.LTV)
 	names := make([]string, 0, len(rep.Examples))

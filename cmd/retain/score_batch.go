@@ -58,11 +58,16 @@ func runScoreBatch(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.Risk.High, "risk-high", def.High, "churn probability from which the risk is high (and a retention offer is made)")
 	fs.IntVar(&o.Workers, "workers", 0, "scoring goroutines (default min(2, GOMAXPROCS))")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	onBad := onBadRowFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X] [--playbook FILE] [--risk-medium P] [--risk-high P]\n\nScores every active member of the dataset (docs/batch.md).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X] [--playbook FILE] [--risk-medium P] [--risk-high P] [--on-bad-row skip|fail]\n\nScores every active member of the dataset (docs/batch.md).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if o.Strict, err = badRowStrict("score", *onBad, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -133,9 +138,7 @@ func printBatchReport(w io.Writer, r *batch.Report) {
 	rd := &r.Read
 	fmt.Fprintf(w, "events: %d attendance, %d transactions read; %d rows rejected, %d events of unknown members, %d visits of courses unknown to the model\n",
 		rd.Attendance, rd.Transactions, rd.Rejected, rd.UnknownMember, rd.UnknownCourse)
-	for _, s := range rd.RejectedSamples {
-		fmt.Fprintf(w, "  rejected: %s\n", s)
-	}
+	writeRejected(w, rd.Rejected, rd.RejectedSamples)
 	fmt.Fprintf(w, "time: %.2fs (%.0f members/s): read %.2fs, features %.2f, scoring %.2f (forward %.2f) worker-seconds, write %.2fs\n",
 		r.Seconds, r.MembersPerSecond, r.ReadSeconds, r.FeatureSeconds, r.ScoreSeconds, r.ForwardSeconds, r.WriteSeconds)
 }

@@ -48,6 +48,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint in --checkpoint-dir")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	featureFlags(fs, &fcfg)
+	onBad := onBadRowFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "retain train: give --out and exactly one of --data and --features")
 		fs.Usage()
 		return errUsage
+	}
+	bopts, err := buildOptions("train", *onBad, stderr)
+	if err != nil {
+		return err
 	}
 	o.Engine = model.Engine(*engine)
 	if !*quiet {
@@ -74,7 +79,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			defer os.RemoveAll(tmp)
 			path = filepath.Join(tmp, "features.rtfs")
 		}
-		rep, err := features.BuildDataset(*data, fcfg, path)
+		rep, err := features.BuildDir(*data, fcfg, path, bopts)
 		if err != nil {
 			return err
 		}

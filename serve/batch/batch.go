@@ -46,6 +46,11 @@ type Options struct {
 	// Playbook gives the recommended actions (docs/playbook.md); nil means
 	// the embedded default, as in retain serve.
 	Playbook *playbook.Playbook
+	// Strict makes a row of the dataset that breaks a rule of 'retain
+	// validate' (or does not parse) fail the run. Default false: such rows
+	// are skipped and counted in Report.Read (Rejected, with the first few
+	// errors in RejectedSamples).
+	Strict bool
 	// Workers is the number of scoring goroutines; default
 	// min(2, GOMAXPROCS).
 	Workers int
@@ -191,9 +196,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return true
 	}
 	logf(o, "reading %s as of %s", o.Data, asOf.Format(time.RFC3339))
-	// Features read no event_id (DirSource skips it) and no source.
-	src := features.DirSource(d, &datasets.ReadOptions{SkipColumns: []string{"source"}})
-	a, err := features.ReadAsOf(src, &spec, asOf, asOf, &features.AsOfOptions{Keep: keep})
+	// Every row is checked as retain validate checks it, but for the
+	// columns that no feature reads and that are not decoded: event_id
+	// (DirSource skips it) and source.
+	src := features.CheckedDirSource(d, &datasets.ReadOptions{SkipColumns: []string{"source"}}, nil)
+	a, err := features.ReadAsOf(src, &spec, asOf, asOf, &features.AsOfOptions{Keep: keep, Strict: o.Strict})
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
