@@ -580,7 +580,9 @@ func (rs *readStats) rowErr(err error) error {
 	return nil
 }
 
-// readAll reads r to the end, calling add for each row, and closes it.
+// readAll reads r to the end, calling add for each row, and closes it. An
+// error from add (a duplicate member id) names the row's file and row when
+// r tells them (datasets.Position).
 func readAll[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, add func(*T) error) (err error) {
 	defer func() {
 		if cerr := r.Close(); err == nil {
@@ -590,8 +592,12 @@ func readAll[T datasets.Record](r datasets.Reader[T], batch int, rs *readStats, 
 	buf := make([]T, batch)
 	for {
 		n, err := r.Read(buf)
+		file, first := datasets.Position(r)
 		for i := 0; i < n; i++ {
 			if err := add(&buf[i]); err != nil {
+				if file != "" {
+					return fmt.Errorf("%s: row %d: %w", file, first+int64(i), err)
+				}
 				return err
 			}
 		}

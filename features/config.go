@@ -1,8 +1,10 @@
 package features
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"retain/datasets"
@@ -267,119 +269,142 @@ func DefaultConfig() Config {
 // ErrConfig reports an invalid Config; checked with errors.Is.
 var ErrConfig = errors.New("features: invalid config")
 
-// Validate reports the first invalid field of c, wrapping ErrConfig.
+// A ConfigError is an invalid field of a Config: its name (as in the Go
+// struct, e.g. "Split.TestFraction"), its value and what is valid. It
+// wraps ErrConfig. Commands map Field to their flags.
+type ConfigError struct {
+	Field string
+	Value any
+	Want  string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%v: %s = %v: want %s", ErrConfig, e.Field, e.Value, e.Want)
+}
+
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// Validate reports the first invalid field of c as a *ConfigError.
 func (c *Config) Validate() error {
-	bad := func(field string, v any) error {
-		return fmt.Errorf("%w: %s = %v", ErrConfig, field, v)
+	bad := func(field string, v any, want string, args ...any) error {
+		return &ConfigError{Field: field, Value: v, Want: fmt.Sprintf(want, args...)}
 	}
 	switch {
 	case c.Weeks < 1 || c.Weeks > 520:
-		return bad("Weeks", c.Weeks)
+		return bad("Weeks", c.Weeks, "1 to 520")
 	case c.HorizonWeeks < 1 || c.HorizonWeeks > 260:
-		return bad("HorizonWeeks", c.HorizonWeeks)
+		return bad("HorizonWeeks", c.HorizonWeeks, "1 to 260")
 	case c.CutoffEveryWeeks < 1:
-		return bad("CutoffEveryWeeks", c.CutoffEveryWeeks)
+		return bad("CutoffEveryWeeks", c.CutoffEveryWeeks, "at least 1")
 	case c.WeekStart < time.Sunday || c.WeekStart > time.Saturday:
-		return bad("WeekStart", c.WeekStart)
+		return bad("WeekStart", c.WeekStart, "Sunday to Saturday")
 	case c.MaxDays < 1:
-		return bad("MaxDays", c.MaxDays)
+		return bad("MaxDays", c.MaxDays, "at least 1")
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		return fmt.Errorf("%w: TimeZone %q: %v", ErrConfig, c.TimeZone, err)
+		return bad("TimeZone", fmt.Sprintf("%q", c.TimeZone), "an IANA time zone name such as UTC or Europe/Berlin (%v)", err)
 	}
 	l := &c.Label
 	switch l.Kind {
 	case LabelInactivity, LabelCancellation, LabelAbsence:
 	default:
-		return bad("Label.Kind", l.Kind)
+		return bad("Label.Kind", fmt.Sprintf("%q", l.Kind), "%s, %s or %s", LabelInactivity, LabelCancellation, LabelAbsence)
 	}
 	if l.AbsenceDays < 1 {
-		return bad("Label.AbsenceDays", l.AbsenceDays)
+		return bad("Label.AbsenceDays", l.AbsenceDays, "at least 1")
 	}
-	if l.RenewBeforeDays < 0 || l.RenewAfterDays < 0 {
-		return bad("Label.RenewBeforeDays/RenewAfterDays", [2]int{l.RenewBeforeDays, l.RenewAfterDays})
+	if l.RenewBeforeDays < 0 {
+		return bad("Label.RenewBeforeDays", l.RenewBeforeDays, "0 or more")
+	}
+	if l.RenewAfterDays < 0 {
+		return bad("Label.RenewAfterDays", l.RenewAfterDays, "0 or more")
 	}
 	for _, k := range l.RenewalKinds {
 		if _, err := datasets.ParseTxKind(k); err != nil {
-			return fmt.Errorf("%w: Label.RenewalKinds: %v", ErrConfig, err)
+			return bad("Label.RenewalKinds", fmt.Sprintf("%q", k), "transaction kinds (%v)", err)
 		}
 	}
 	for _, k := range l.LapseContractTypes {
 		if _, err := datasets.ParseContractType(k); err != nil {
-			return fmt.Errorf("%w: Label.LapseContractTypes: %v", ErrConfig, err)
+			return bad("Label.LapseContractTypes", fmt.Sprintf("%q", k), "contract types (%v)", err)
 		}
 	}
 	t := &c.Tier
 	switch t.Mode {
 	case TierFixed:
 		if t.Active < 0 || t.Core < t.Active {
-			return bad("Tier.Core/Active", [2]int64{t.Core, t.Active})
+			return bad("Tier.Core/Active", [2]int64{t.Core, t.Active}, "0 <= Active <= Core")
 		}
 	case TierQuantile:
 		if t.CoreShare <= 0 || t.ActiveShare <= 0 || t.CoreShare+t.ActiveShare >= 1 {
-			return bad("Tier.CoreShare/ActiveShare", [2]float64{t.CoreShare, t.ActiveShare})
+			return bad("Tier.CoreShare/ActiveShare", [2]float64{t.CoreShare, t.ActiveShare}, "two shares above 0 whose sum is below 1")
 		}
 	default:
-		return bad("Tier.Mode", t.Mode)
+		return bad("Tier.Mode", fmt.Sprintf("%q", t.Mode), "%s or %s", TierFixed, TierQuantile)
 	}
 	f := &c.Flags
 	if len(f.ReminderDays) != 4 {
-		return bad("Flags.ReminderDays", f.ReminderDays)
+		return bad("Flags.ReminderDays", f.ReminderDays, "4 days")
 	}
 	for i, d := range f.ReminderDays {
 		if d < 0 || (i > 0 && d >= f.ReminderDays[i-1]) {
-			return bad("Flags.ReminderDays", f.ReminderDays)
+			return bad("Flags.ReminderDays", f.ReminderDays, "4 days, 0 or more, in decreasing order")
 		}
 	}
 	switch {
 	case f.CallbackDays < 1:
-		return bad("Flags.CallbackDays", f.CallbackDays)
+		return bad("Flags.CallbackDays", f.CallbackDays, "at least 1")
 	case f.TrendWeeks < 1:
-		return bad("Flags.TrendWeeks", f.TrendWeeks)
+		return bad("Flags.TrendWeeks", f.TrendWeeks, "at least 1")
 	case f.FrequencyDrop <= 0 || f.FrequencyDrop > 1:
-		return bad("Flags.FrequencyDrop", f.FrequencyDrop)
+		return bad("Flags.FrequencyDrop", f.FrequencyDrop, "above 0 and at most 1")
 	case f.NewMemberDays < 1:
-		return bad("Flags.NewMemberDays", f.NewMemberDays)
+		return bad("Flags.NewMemberDays", f.NewMemberDays, "at least 1")
 	case f.SeasonalDrop <= 0 || f.SeasonalDrop > 1:
-		return bad("Flags.SeasonalDrop", f.SeasonalDrop)
+		return bad("Flags.SeasonalDrop", f.SeasonalDrop, "above 0 and at most 1")
 	case len(f.HotMonths) == 0 || len(f.BaseMonths) == 0:
-		return bad("Flags.HotMonths/BaseMonths", [2][]int{f.HotMonths, f.BaseMonths})
+		return bad("Flags.HotMonths/BaseMonths", [2][]int{f.HotMonths, f.BaseMonths}, "at least one month each")
 	}
 	for _, m := range append(append([]int(nil), f.HotMonths...), f.BaseMonths...) {
 		if m < 1 || m > 12 {
-			return bad("Flags.HotMonths/BaseMonths", m)
+			return bad("Flags.HotMonths/BaseMonths", m, "months 1 to 12")
 		}
 	}
 	k := &c.KPI
 	if k.RepurchaseLookbackDays < 1 {
-		return bad("KPI.RepurchaseLookbackDays", k.RepurchaseLookbackDays)
+		return bad("KPI.RepurchaseLookbackDays", k.RepurchaseLookbackDays, "at least 1")
 	}
 	s := &c.Split
-	if s.ValidationFraction < 0 || s.TestFraction < 0 || s.ValidationFraction+s.TestFraction >= 1 {
-		return bad("Split", *s)
+	switch {
+	case s.ValidationFraction < 0 || s.ValidationFraction >= 1 || math.IsNaN(s.ValidationFraction):
+		return bad("Split.ValidationFraction", s.ValidationFraction, "0 <= fraction < 1")
+	case s.TestFraction < 0 || s.TestFraction >= 1 || math.IsNaN(s.TestFraction):
+		return bad("Split.TestFraction", s.TestFraction, "0 <= fraction < 1")
+	case s.ValidationFraction+s.TestFraction >= 1:
+		return bad("Split.TestFraction", s.TestFraction, "a sum with Split.ValidationFraction (%v) below 1, so that some data is left to train on", s.ValidationFraction)
 	}
 	switch s.Mode {
 	case "", SplitModeTime, SplitModeMember, SplitModeLastWeek:
 	default:
-		return bad("Split.Mode", s.Mode)
+		return bad("Split.Mode", fmt.Sprintf("%q", s.Mode), "%s, %s or %s", SplitModeTime, SplitModeMember, SplitModeLastWeek)
 	}
 	if s.Folds != 0 || s.Fold != 0 {
 		switch {
 		case s.Mode != SplitModeMember:
-			return fmt.Errorf("%w: Split.Folds = %d needs Split.Mode %q (got %q)", ErrConfig, s.Folds, SplitModeMember, s.Mode)
+			return bad("Split.Folds", s.Folds, "0 unless Split.Mode is %q (it is %q)", SplitModeMember, cmp.Or(s.Mode, SplitModeTime))
 		case s.Folds < 2:
-			return bad("Split.Folds (0 or at least 2)", s.Folds)
+			return bad("Split.Folds", s.Folds, "0 (no folds) or at least 2")
 		case s.Fold < 0 || s.Fold >= s.Folds:
-			return fmt.Errorf("%w: Split.Fold = %d, want 0 .. %d", ErrConfig, s.Fold, s.Folds-1)
+			return bad("Split.Fold", s.Fold, "0 to %d (Split.Folds - 1)", s.Folds-1)
 		case s.ValidationFraction >= 1-1/float64(s.Folds):
-			return fmt.Errorf("%w: Split.ValidationFraction = %v leaves no training members beside %d folds' test fold (want < %.3f)", ErrConfig, s.ValidationFraction, s.Folds, 1-1/float64(s.Folds))
+			return bad("Split.ValidationFraction", s.ValidationFraction, "below %.3f with %d folds: beside the test fold some members must be left to train on", 1-1/float64(s.Folds), s.Folds)
 		}
 	}
 	if c.Values.MinorUnits < 0 || c.Values.MinorUnits > 6 {
-		return bad("Values.MinorUnits", c.Values.MinorUnits)
+		return bad("Values.MinorUnits", c.Values.MinorUnits, "0 to 6")
 	}
 	if c.Values.LifetimeYears < 0 {
-		return bad("Values.LifetimeYears", c.Values.LifetimeYears)
+		return bad("Values.LifetimeYears", c.Values.LifetimeYears, "0 or more")
 	}
 	return nil
 }

@@ -64,3 +64,29 @@ func TestImportCLIErrors(t *testing.T) {
 		t.Errorf("failed import left %s: %v", filepath.Join(dir, "o2"), err)
 	}
 }
+
+// TestFeatureFlagErrors: an invalid feature flag is a usage error naming
+// the flag and the valid values, not a dump of the config struct.
+func TestFeatureFlagErrors(t *testing.T) {
+	data, out := t.TempDir(), filepath.Join(t.TempDir(), "x.rtfs")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--test-fraction", "1.5"}, "retain features: --test-fraction 1.5: want 0 <= fraction < 1\n"},
+		{[]string{"--split", "bogus"}, `retain features: --split "bogus": want time, member or last-week` + "\n"},
+		{[]string{"--val-fraction", "0.6", "--test-fraction", "0.5"}, "retain features: --test-fraction 0.5: want a sum with --val-fraction (0.6) below 1, so that some data is left to train on\n"},
+		{[]string{"--split", "member", "--folds", "3", "--fold", "3"}, "retain features: --fold 3: want 0 to 2 (--folds - 1)\n"},
+		{[]string{"--weeks", "0"}, "retain features: --weeks 0: want 1 to 520\n"},
+	} {
+		args := append([]string{"features", "--data", data, "--out", out}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != 2 || stderr != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	code, _, stderr := runCLI(t, "train", "--data", data, "--out", out, "--split", "bogus")
+	if code != 2 || !strings.HasPrefix(stderr, `retain train: --split "bogus": want`) {
+		t.Errorf("train --split bogus: exit %d, stderr %q", code, stderr)
+	}
+}

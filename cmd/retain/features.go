@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,6 +63,51 @@ func featureFlags(fs *flag.FlagSet, cfg *features.Config) {
 	dateFlag("data-end", "end of observation, exclusive (default: the manifest's end)", &cfg.DataEnd)
 }
 
+// configFlags names the flag of each Config field that featureFlags sets.
+var configFlags = map[string]string{
+	"Weeks":                    "--weeks",
+	"HorizonWeeks":             "--horizon",
+	"CutoffEveryWeeks":         "--cutoff-every",
+	"WeekStart":                "--week-start",
+	"TimeZone":                 "--tz",
+	"Label.Kind":               "--label",
+	"Label.AbsenceDays":        "--absence-days",
+	"Split.ValidationFraction": "--val-fraction",
+	"Split.TestFraction":       "--test-fraction",
+	"Split.Mode":               "--split",
+	"Split.Seed":               "--split-seed",
+	"Split.Folds":              "--folds",
+	"Split.Fold":               "--fold",
+}
+
+// configFlagNames replaces the Config fields in a ConfigError's Want by
+// their flags, longer names first (Split.Folds before Split.Fold).
+var configFlagNames = func() *strings.Replacer {
+	fields := slices.Collect(maps.Keys(configFlags))
+	slices.SortFunc(fields, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	var pairs []string
+	for _, f := range fields {
+		pairs = append(pairs, f, configFlags[f])
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// checkFeatureConfig validates cfg as set by featureFlags; an invalid field
+// is a usage error that names its flag and the valid values.
+func checkFeatureConfig(cmd string, cfg *features.Config, stderr io.Writer) error {
+	err := cfg.Validate()
+	var ce *features.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	name, ok := configFlags[ce.Field]
+	if !ok {
+		name = "config field " + ce.Field
+	}
+	fmt.Fprintf(stderr, "retain %s: %s %v: want %s\n", cmd, name, ce.Value, configFlagNames.Replace(ce.Want))
+	return errUsage
+}
+
 func runFeatures(args []string, stdout, stderr io.Writer) error {
 	cfg := features.DefaultConfig()
 	fs := newFlags("features", stderr)
@@ -74,6 +122,9 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "retain features: --data and --out are required")
 		fs.Usage()
 		return errUsage
+	}
+	if err := checkFeatureConfig("features", &cfg, stderr); err != nil {
+		return err
 	}
 	bopts, err := buildOptions("features", *onBad, stderr)
 	if err != nil {

@@ -61,6 +61,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *data != "" {
+		if err := checkFeatureConfig("train", &fcfg, stderr); err != nil {
+			return err
+		}
+	}
 	o.Engine = model.Engine(*engine)
 	if !*quiet {
 		o.Progress = stderr
