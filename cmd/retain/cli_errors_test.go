@@ -90,3 +90,33 @@ func TestFeatureFlagErrors(t *testing.T) {
 		t.Errorf("train --split bogus: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestGenerateCounts: a count of 0 or less is refused, not read as the
+// library's default (--members 0 meant 5000).
+func TestGenerateCounts(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "g")
+	for _, tc := range []struct{ args, want string }{
+		{"--members 0", "retain generate: --members 0: want at least 1\n"},
+		{"--members -5", "retain generate: --members -5: want at least 1\n"},
+		{"--weeks 0", "retain generate: --weeks 0: want 1 to 520\n"},
+		{"--clubs 0", "retain generate: --clubs 0: want 1 to 64\n"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"generate", "--out", out}, strings.Fields(tc.args)...)...)
+		if code != 2 || stderr != tc.want {
+			t.Errorf("generate %s: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestScoreHelpListsBatchFlags: retain score -h shows both modes' flags.
+func TestScoreHelpListsBatchFlags(t *testing.T) {
+	code, _, stderr := runCLI(t, "score", "-h")
+	if code != 2 {
+		t.Errorf("score -h: exit %d, want 2", code)
+	}
+	for _, want := range []string{"-addr", "Batch mode", "-model", "-data", "-out", "-shard", "-club", "-format", "-as-of", "-on-bad-row"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("score -h lacks %q:\n%s", want, stderr)
+		}
+	}
+}

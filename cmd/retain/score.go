@@ -51,8 +51,13 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	wait := fs.Duration("wait", 0, "first wait up to this long for the server's health to say SERVING (default: do not wait)")
 	timeout := fs.Duration("timeout", time.Minute, "deadline of each call")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: retain score --addr HOST:PORT [flags] MEMBER_ID...\n       retain score --addr HOST:PORT --top N [flags]\n       retain score --addr HOST:PORT --wait D     (wait for SERVING, score nothing)\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: retain score --addr HOST:PORT [flags] MEMBER_ID...\n       retain score --addr HOST:PORT --top N [flags]\n       retain score --addr HOST:PORT --wait D     (wait for SERVING, score nothing)\n\nScores members on a running 'retain serve'.\n\nFlags:")
 		fs.PrintDefaults()
+		// The batch mode's flags too: -h reaches this usage unless it
+		// comes with --model, --data or --out.
+		bfs, _ := scoreBatchFlags(fs.Output())
+		fmt.Fprintln(fs.Output(), "\nBatch mode (chosen by --model, --data or --out; no server):\n\n"+scoreBatchUsage+"\n\nFlags:")
+		bfs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -39,30 +40,50 @@ func isBatchScore(args []string) bool {
 	return false
 }
 
-// runScoreBatch is `retain score --model BUNDLE --data DIR --out FILE`:
-// every active member of the dataset scored with the bundle, without a
-// server (package serve/batch, docs/batch.md).
-func runScoreBatch(args []string, stdout, stderr io.Writer) error {
+// scoreBatchArgs are the flags of batch scoring.
+type scoreBatchArgs struct {
+	o                            batch.Options
+	asOf, shard, playbook, onBad *string
+	quiet                        *bool
+}
+
+// scoreBatchFlags defines the flags of batch scoring; retain score -h
+// prints them beside the client's.
+func scoreBatchFlags(stderr io.Writer) (*flag.FlagSet, *scoreBatchArgs) {
 	fs := newFlags("score", stderr)
-	var o batch.Options
+	a := &scoreBatchArgs{}
+	o := &a.o
 	fs.StringVar(&o.Model, "model", "", "model bundle written by 'retain train' (required)")
 	fs.StringVar(&o.Data, "data", "", "dataset directory (required)")
 	fs.StringVar(&o.Out, "out", "", "output file, written atomically (required)")
-	asOfStr := fs.String("as-of", "", "score as of this date (YYYY-MM-DD, midnight UTC) or RFC 3339 instant (default: the dataset's end from its manifest)")
-	shard := fs.String("shard", "", "score only shard i of n (i/n, 0 <= i < n): members by FNV-1a hash of the member id")
+	a.asOf = fs.String("as-of", "", "score as of this date (YYYY-MM-DD, midnight UTC) or RFC 3339 instant (default: the dataset's end from its manifest)")
+	a.shard = fs.String("shard", "", "score only shard i of n (i/n, 0 <= i < n): members by FNV-1a hash of the member id")
 	fs.StringVar(&o.Format, "format", "parquet", "output format: parquet or csv")
 	fs.StringVar(&o.Club, "club", "", "score only the members of this home club")
-	pbPath := fs.String("playbook", "", "action playbook file, YAML or JSON (docs/playbook.md; default: the embedded playbook, as in retain serve)")
+	a.playbook = fs.String("playbook", "", "action playbook file, YAML or JSON (docs/playbook.md; default: the embedded playbook, as in retain serve)")
 	def := serve.DefaultOptions().Risk
 	fs.Float64Var(&o.Risk.Medium, "risk-medium", def.Medium, "churn probability from which the risk is medium")
 	fs.Float64Var(&o.Risk.High, "risk-high", def.High, "churn probability from which the risk is high (and a retention offer is made)")
 	fs.IntVar(&o.Workers, "workers", 0, "scoring goroutines (default min(2, GOMAXPROCS))")
-	quiet := fs.Bool("quiet", false, "no progress output")
-	onBad := onBadRowFlag(fs)
+	a.quiet = fs.Bool("quiet", false, "no progress output")
+	a.onBad = onBadRowFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X] [--playbook FILE] [--risk-medium P] [--risk-high P] [--on-bad-row skip|fail]\n\nScores every active member of the dataset (docs/batch.md).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), scoreBatchUsage+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
+	return fs, a
+}
+
+// scoreBatchUsage is the synopsis of batch scoring.
+const scoreBatchUsage = "Usage: retain score --model BUNDLE --data DIR --out FILE [--as-of DATE] [--shard i/n] [--format parquet|csv] [--club X] [--playbook FILE] [--risk-medium P] [--risk-high P] [--on-bad-row skip|fail]\n\nScores every active member of the dataset, without a server (docs/batch.md)."
+
+// runScoreBatch is `retain score --model BUNDLE --data DIR --out FILE`:
+// every active member of the dataset scored with the bundle, without a
+// server (package serve/batch, docs/batch.md).
+func runScoreBatch(args []string, stdout, stderr io.Writer) error {
+	fs, a := scoreBatchFlags(stderr)
+	o := &a.o
+	asOfStr, shard, pbPath, quiet, onBad := a.asOf, a.shard, a.playbook, a.quiet, a.onBad
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -112,7 +133,7 @@ func runScoreBatch(args []string, stdout, stderr io.Writer) error {
 			o.Bar = true
 		}
 	}
-	rep, err := batch.Run(context.Background(), o)
+	rep, err := batch.Run(context.Background(), *o)
 	if err != nil {
 		return err
 	}
