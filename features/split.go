@@ -99,8 +99,9 @@ func cutoffDays(cfg *Config, clk *clock, start, end time.Time) ([]int32, error) 
 	n := (last-first)/every + 1
 	firstDay, lastDay := 7*first+phase, 7*last+phase
 	if n > maxCutoffs || firstDay < math.MinInt32 || lastDay > math.MaxInt32 {
-		return nil, fmt.Errorf("features: %d cutoffs from day %d to day %d (at most %d): the data range %s .. %s or the first or last cutoff is not a real one",
-			n, firstDay, lastDay, maxCutoffs, start.Format(time.DateOnly), end.Format(time.DateOnly))
+		date := func(day int64) string { return time.Unix(day*86400, 0).UTC().Format(time.DateOnly) }
+		return nil, fmt.Errorf("features: %d cutoffs from %s to %s, more than %d: the data range %s .. %s or the first or last cutoff is not a real one",
+			n, date(firstDay), date(lastDay), maxCutoffs, start.Format(time.DateOnly), end.Format(time.DateOnly))
 	}
 	out := make([]int32, 0, n)
 	for w := first; w <= last; w += every {
