@@ -236,7 +236,7 @@ func TestEvaluateFoldsCLI(t *testing.T) {
 	if code, _, stderr := runCLI(t, "evaluate", "--protocol", "folds", "--out", out, reports[0]); code == 0 || !strings.Contains(stderr, "1 fold reports for a 2-fold split") {
 		t.Errorf("one fold of two: exit %d, stderr %s", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "features", "--data", data, "--out", filepath.Join(dir, "x.rtfs"), "--split", "member", "--folds", "2", "--fold", "2"); code == 0 || !strings.Contains(stderr, "Split.Fold = 2, want 0 .. 1") {
+	if code, _, stderr := runCLI(t, "features", "--data", data, "--out", filepath.Join(dir, "x.rtfs"), "--split", "member", "--folds", "2", "--fold", "2"); code == 0 || !strings.Contains(stderr, "--fold 2: want 0 to 1 (--folds - 1)") {
 		t.Errorf("--folds 2 --fold 2: exit %d, stderr %s", code, stderr)
 	}
 }
