@@ -331,8 +331,8 @@ func fuzzCSV[T Record](t *testing.T, b []byte) {
 		}
 		n, err := r.Read(buf)
 		rows = append(rows, buf[:n]...)
-		if err == io.EOF {
-			break
+		if err == io.EOF || errors.Is(err, ErrRunawayQuote) {
+			break // a quoted field that runs over line ends stops the read (QuoteError)
 		}
 		var re *RowError
 		if err != nil && !errors.As(err, &re) {
