@@ -84,11 +84,18 @@ func newGen(cfg Config, cutoffs []int) *gen {
 // own random stream derived from (Seed, member index), members are simulated
 // in parallel chunks and delivered in member order.
 func Generate(cfg Config, sink Sink) (*Summary, error) {
+	return generate(cfg, sink, nil)
+}
+
+// generate is Generate, computing the observable bound (posterior.go) when
+// post is not nil.
+func generate(cfg Config, sink Sink, post *posteriorRun) (*Summary, error) {
 	cutoffs, err := cfg.normalize()
 	if err != nil {
 		return nil, err
 	}
 	g := newGen(cfg, cutoffs)
+	g.post = post
 	if err := sink.Courses(slices.Clone(g.tt.courses)); err != nil {
 		return nil, fmt.Errorf("synth: courses: %w", err)
 	}
@@ -233,15 +240,28 @@ func (g *gen) member(i int, res *chunkResult, ts *truthScratch, ev []event) []ev
 		}
 	}
 	ev = ev[:0]
+	var rc *recorder
+	first := len(res.truth)
+	if g.post != nil {
+		rc = &recorder{stock: p.joinDay < 0}
+		st.rec = rc
+	}
 	ci := 0
 	for w := 0; w < W; w++ {
 		for ci < len(g.cutoffs) && g.cutoffs[ci] == w {
 			if p.joinDay < int32(7*w) {
-				res.truth = append(res.truth, g.truth(&st, p, w, ts))
+				t := g.truth(&st, p, w, ts)
+				if rc != nil && g.post.weeks[w] && t.Alive && !t.Churned {
+					t.post = g.postAt(p, rc, &st, w, ts)
+				}
+				res.truth = append(res.truth, t)
 			}
 			ci++
 		}
 		ev = g.step(&st, p, w, r, ev)
+	}
+	if rc != nil {
+		g.postLabels(rc, res.truth[first:])
 	}
 	g.emit(p, &st, ev, res)
 	return ev

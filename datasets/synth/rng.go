@@ -10,6 +10,7 @@ const (
 	tagTimetable uint64 = 0x7469_6d65_7461_626c
 	tagMember    uint64 = 0x6d65_6d62_6572_0000
 	tagTruth     uint64 = 0x7472_7574_6800_0000
+	tagPosterior uint64 = 0x706f_7374_0000_0000
 )
 
 // splitmix64 is one step of the SplitMix64 finaliser, used to derive

@@ -38,6 +38,8 @@ type state struct {
 	ptCredits int32 // personal-training sessions left
 	balance   int32 // stored value, cents
 	churnDay  int32 // day the member left (statusChurned)
+
+	rec *recorder // the observable choices, for the observable bound; nil unless asked for
 }
 
 // event is one generated record in compact form.
@@ -62,6 +64,7 @@ type gen struct {
 	cal    calendar
 	// truth
 	cutoffs []int
+	post    *posteriorRun // the observable bound (posterior.go); nil: not computed
 }
 
 // calendar holds per-week seasonal factors for weeks wMin..wMax-1.
@@ -319,6 +322,9 @@ func (g *gen) step(st *state, p *member, w int, r *rand.Rand, ev []event) []even
 			m = max(m, p.joinMin+5)
 		}
 		ev = append(ev, event{day: day, min: m, kind: datasets.TxPTPackage, amount: ptBought * int32(p.ptSession)})
+		if st.rec != nil && day >= 0 {
+			st.rec.ptBuys = append(st.rec.ptBuys, day)
+		}
 	}
 
 	// Visits.
@@ -433,6 +439,9 @@ func (g *gen) visitDay(st *state, p *member, d int32, r *rand.Rand, ev []event) 
 			}
 		}
 		if k := pickWeights(r, w[:]); k >= 0 {
+			if st.rec != nil {
+				st.rec.choose(st, d, club, k, mask, false)
+			}
 			var e event
 			if k == catPT {
 				b := pickWeights(r, p.tod[:])
@@ -450,14 +459,19 @@ func (g *gen) visitDay(st *state, p *member, d int32, r *rand.Rand, ev []event) 
 			if k != catPT && r.Float64() < p.doubleProb {
 				endMin := int(g.tt.start[e.course]) + cats[k].dur
 				var w2 [numCats]float64
+				var mask2 uint16
 				row := &p.trans[k+1]
 				for _, c := range g.tt.slots[club][wd] {
 					s := int(g.tt.start[c])
 					if s >= endMin && s <= endMin+45 {
 						w2[g.tt.cat[c]] = row[g.tt.cat[c]]
+						mask2 |= 1 << g.tt.cat[c]
 					}
 				}
 				if k2 := pickWeights(r, w2[:]); k2 >= 0 {
+					if st.rec != nil {
+						st.rec.choose(st, d, club, k2, mask2, true)
+					}
 					c := g.pickSlot(p, club, wd, k2, r, endMin)
 					st.prevCat = int8(k2)
 					ev = g.pay(st, p, r, ev, event{day: d, min: g.tt.start[c], src: src, course: c, dur: int16(cats[k2].dur + r.IntN(11))})

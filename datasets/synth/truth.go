@@ -46,6 +46,8 @@ type Truth struct {
 	// after Cutoff (within the horizon) is of category Categories()[k],
 	// conditional on there being one. Nil when PNoClass = 1.
 	NextCategory []float64
+
+	post *postResult // the observable bound, when asked for (posterior.go)
 }
 
 // truthScratch is the per-worker scratch of the re-simulations.
@@ -53,6 +55,8 @@ type truthScratch struct {
 	pcg *rand.PCG
 	r   *rand.Rand
 	ev  []event
+
+	post *postScratch // the observable bound's, made when first needed
 }
 
 func newTruthScratch() *truthScratch {
@@ -85,6 +89,7 @@ func (g *gen) truth(st *state, p *member, c int, ts *truthScratch) Truth {
 	for s := range S {
 		reseedTruth(ts.pcg, g.cfg.Seed, p.idx, c, s)
 		cp := *st
+		cp.rec = nil
 		active, renewed := false, false
 		first := -1
 		for h := range H {
