@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // TestNextCourseBound measures the observable bound of the next-course
@@ -131,7 +133,7 @@ func nextCourseTable(t *testing.T, rows []Truth, methods []method, all bool) {
 		fmt.Fprintf(&sb, " %8.0f", b[1])
 	}
 	for mi, m := range methods {
-		fmt.Fprintf(&sb, "\n%-18s %8.4f", m.name, sum(hits[mi])/n)
+		fmt.Fprintf(&sb, "\n%-18s %8.4f", m.name, floats.Sum(hits[mi])/n)
 		for _, b := range binHits[mi] {
 			fmt.Fprintf(&sb, " %8.4f", b[0]/b[1])
 		}
@@ -145,13 +147,6 @@ type method struct {
 	score func(tr *Truth) []float64
 }
 
-func sum(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v
-	}
-	return s
-}
 
 // hit3 reports whether category label ranks in the top 3 of scores, ties
 // counted against it (or for it with optimistic).
@@ -215,7 +210,7 @@ func TestPosteriorLearns(t *testing.T) {
 	if len(light) < 10 || len(heavy) < 10 {
 		t.Fatalf("%d light and %d heavy members: too few to compare", len(light), len(heavy))
 	}
-	l, h := sum(light)/float64(len(light)), sum(heavy)/float64(len(heavy))
+	l, h := floats.Sum(light)/float64(len(light)), floats.Sum(heavy)/float64(len(heavy))
 	t.Logf("mean total variation from the true row: %.3f for %d members with at most 3 classes, %.3f for %d with 60 or more", l, len(light), h, len(heavy))
 	if h > l/2 {
 		t.Errorf("heavy members' posterior is %.3f from their row, light members' %.3f: want less than half", h, l)
