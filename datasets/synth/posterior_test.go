@@ -147,7 +147,6 @@ type method struct {
 	score func(tr *Truth) []float64
 }
 
-
 // hit3 reports whether category label ranks in the top 3 of scores, ties
 // counted against it (or for it with optimistic).
 func hit3(scores []float64, label int, optimistic bool) float64 {
