@@ -73,6 +73,33 @@ var popSum = func() float64 {
 	return s
 }()
 
+// Priors of newMember that the observable bound (posterior.go) conditions
+// on.
+const (
+	postnatalMinAge, postnatalMaxAge = 24, 42     // ages at join open to postnatal classes
+	postnatalShare                   = 0.15       // share of women of those ages who take them
+	ptShare                          = 0.12       // share of members (not pay as you go) who buy PT
+	ptPropMin, ptPropMax             = 0.03, 0.15 // their weekly propensity to buy a package, uniform
+	habitA, habitB                   = 2.0, 3.0   // habit strength ~ Beta(habitA, habitB)
+)
+
+// wdBase are the shapes of the Gamma(2·wdBase) weekday weights, Monday first.
+var wdBase = [7]float64{1.1, 1.1, 1.1, 1.0, 0.8, 0.7, 0.5}
+
+// prefAlpha is the Dirichlet parameter of category k in a member's
+// preference vector, over the categories the member can take: the
+// population popularity scaled to a total of 2.8, or fixed for the two
+// categories only some members take.
+func prefAlpha(k int) float64 {
+	switch k {
+	case catPostnatal:
+		return 1.5
+	case catPT:
+		return 0.6
+	}
+	return 2.8 * cats[k].pop / popSum
+}
+
 // newMember draws the static parameters of member idx joining on joinDay.
 func (g *gen) newMember(r *rand.Rand, idx int, joinDay int32, stock bool) *member {
 	p := &member{idx: idx, id: memberID(idx), joinDay: joinDay, stock: stock}
@@ -97,7 +124,7 @@ func (g *gen) newMember(r *rand.Rand, idx int, joinDay int32, stock bool) *membe
 		p.gender = "other"
 	}
 	p.channel = channelNames[pickWeights(r, channelShares)]
-	p.postnatal = p.gender == "female" && age >= 24 && age <= 42 && r.Float64() < 0.15
+	p.postnatal = p.gender == "female" && age >= postnatalMinAge && age <= postnatalMaxAge && r.Float64() < postnatalShare
 
 	// Prices.
 	fee := monthlyFees[pickWeights(r, feeWeights)]
@@ -146,8 +173,8 @@ func (g *gen) newMember(r *rand.Rand, idx int, joinDay int32, stock bool) *membe
 	}
 	switch {
 	case p.contract == datasets.ContractPayAsYouGo:
-	case r.Float64() < 0.12:
-		p.ptProp = uniform(r, 0.03, 0.15)
+	case r.Float64() < ptShare:
+		p.ptProp = uniform(r, ptPropMin, ptPropMax)
 	}
 	p.decay = uniform(r, 0.001, 0.012)
 	p.lapseRate = uniform(r, 0.005, 0.03)
@@ -155,7 +182,6 @@ func (g *gen) newMember(r *rand.Rand, idx int, joinDay int32, stock bool) *membe
 	p.frailty = 0.5 * r.NormFloat64()
 
 	// Weekday preference: weekday-heavy, concentrated.
-	wdBase := [7]float64{1.1, 1.1, 1.1, 1.0, 0.8, 0.7, 0.5}
 	for i := range p.wd {
 		p.wd[i] = gamma(r, 2*wdBase[i])
 	}
@@ -178,17 +204,10 @@ func (g *gen) newMember(r *rand.Rand, idx int, joinDay int32, stock bool) *membe
 	var pref [numCats]float64
 	var ps float64
 	for k := range numCats {
-		a := 2.8 * cats[k].pop / popSum
-		switch {
-		case k == catPostnatal && !p.postnatal, k == catPT && p.ptProp == 0,
-			g.tt.offered[p.club]&(1<<k) == 0:
+		if (k == catPostnatal && !p.postnatal) || (k == catPT && p.ptProp == 0) || g.tt.offered[p.club]&(1<<k) == 0 {
 			continue
-		case k == catPostnatal:
-			a = 1.5
-		case k == catPT:
-			a = 0.6
 		}
-		pref[k] = gamma(r, a)
+		pref[k] = gamma(r, prefAlpha(k))
 		ps += pref[k]
 	}
 	if ps == 0 {
@@ -199,7 +218,7 @@ func (g *gen) newMember(r *rand.Rand, idx int, joinDay int32, stock bool) *membe
 	}
 	// Habits: for each category, the member's own favourite follow-up,
 	// drawn from pref ⊙ G[c]; habit is how often it wins over the mix.
-	habit := beta(r, 2, 3)
+	habit := beta(r, habitA, habitB)
 	p.trans[0] = pref
 	var row [numCats]float64
 	for c := range numCats {

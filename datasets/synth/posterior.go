@@ -99,10 +99,9 @@ type postResult struct {
 
 const wdPriorWeight = 2 // pseudo-count of the home club's weekdays in the mask model
 
-var wdPrior = [7]float64{1.1, 1.1, 1.1, 1.0, 0.8, 0.7, 0.5} // member.go's weekday prior shapes
-
-// pAgePostnatal is P(24 <= age <= 42) for age = 18 + 8·Gamma(2.6) (member.go).
-var pAgePostnatal = mathext.GammaIncReg(2.6, 3) - mathext.GammaIncReg(2.6, 0.75)
+// pAgePostnatal is P(postnatalMinAge <= age <= postnatalMaxAge) for age =
+// 18 + 8·Gamma(2.6) (member.go).
+var pAgePostnatal = mathext.GammaIncReg(2.6, (postnatalMaxAge-18)/8.0) - mathext.GammaIncReg(2.6, (postnatalMinAge-18)/8.0)
 
 // postScratch is reused across members by one worker.
 type postScratch struct {
@@ -147,9 +146,9 @@ func (g *gen) observedPrior(p *member, rc *recorder, ch []choice, cut int32) (pP
 	if pPost == 0 && p.gender == "female" {
 		switch age := g.dayTime(p.joinDay).Year() - p.birthYear; {
 		case p.birthYear == 0:
-			pPost = 0.15 * pAgePostnatal
-		case age >= 24 && age <= 42:
-			pPost = 0.15
+			pPost = postnatalShare * pAgePostnatal
+		case age >= postnatalMinAge && age <= postnatalMaxAge:
+			pPost = postnatalShare
 		}
 	}
 	for _, d := range rc.ptBuys {
@@ -159,15 +158,15 @@ func (g *gen) observedPrior(p *member, rc *recorder, ch []choice, cut int32) (pP
 	}
 	if pPT == 0 && p.contract != datasets.ContractPayAsYouGo {
 		// P(no purchase in the observed weeks | ptProp > 0): a purchase is
-		// tried each week with probability ptProp·m, ptProp ~ U(0.03, 0.15);
-		// m about 0.7.
+		// tried each week with probability ptProp·m, ptProp uniform in
+		// [ptPropMin, ptPropMax]; m about 0.7.
 		weeks := float64(cut-max(p.joinDay, 0)) / 7
 		var none float64
 		for i := range 20 {
-			u := 0.03 + 0.12*(float64(i)+0.5)/20
+			u := ptPropMin + (ptPropMax-ptPropMin)*(float64(i)+0.5)/20
 			none += math.Pow(1-0.7*u, weeks) / 20
 		}
-		pPT = 0.12 * none / (0.12*none + 0.88)
+		pPT = ptShare * none / (ptShare*none + 1 - ptShare)
 	}
 	return pPost, pPT
 }
@@ -182,6 +181,7 @@ func (g *gen) nextPosterior(p *member, rc *recorder, ch []choice, cut int32, pre
 	var byPrev [numCats]group
 	var nAll [numCats]float64
 	q := sc.masks[:0]
+	var home, days float64 // class days at the home club, and in all
 	for _, c := range ch {
 		nAll[c.k]++
 		switch {
@@ -196,31 +196,24 @@ func (g *gen) nextPosterior(p *member, rc *recorder, ch []choice, cut int32, pre
 			gr.any = true
 		}
 		if !c.second {
-			wd := weekday(c.day)
-			m := g.tt.mask[c.club][wd]
-			q = addMask(q, m, 1)
+			q = addMask(q, g.tt.mask[c.club][weekday(c.day)], 1)
+			days++
+			if int(c.club) == p.club {
+				home++
+			}
 		}
 	}
 	var wdSum float64
-	for _, w := range wdPrior {
+	for _, w := range wdBase {
 		wdSum += w
 	}
-	for wd, w := range wdPrior {
+	for wd, w := range wdBase {
 		q = addMask(q, g.tt.mask[p.club][wd], wdPriorWeight*w/wdSum)
 	}
 	if ptCredits {
 		// PT is offered on every day at the home club while credits last;
 		// the mask model adds it to the home club's masks in proportion.
-		var home, total float64
-		for _, c := range ch {
-			if !c.second && int(c.club) == p.club {
-				home++
-			}
-			if !c.second {
-				total++
-			}
-		}
-		share := (home + wdPriorWeight) / (total + wdPriorWeight)
+		share := (home + wdPriorWeight) / (days + wdPriorWeight)
 		n := len(q)
 		for i := range n {
 			q = append(q, maskCount{q[i].mask | 1<<catPT, q[i].n * share})
@@ -275,13 +268,12 @@ func predictRow(row []float64, q []maskCount, out *[numCats]float64) {
 // (zero outside the support) and habit h, the follow-ups summed out, and
 // writes the predictive of the next category to pred when it is not nil.
 func (g *gen) loglik(x *[numCats]float64, h float64, row0 *group, byPrev *[numCats]group, prev int8, q []maskCount, pred *[numCats]float64) float64 {
-	logx := func(k int) float64 { return math.Log(x[k]) }
 	// Choices with no class before: P(k | m) = pref_k / Σ_{j∈m} pref_j.
 	lw := 0.0
 	if row0.any {
 		for k := range numCats {
 			if row0.n[k] > 0 {
-				lw += row0.n[k] * logx(k)
+				lw += row0.n[k] * math.Log(x[k])
 			}
 		}
 		for _, m := range row0.masks {
@@ -391,17 +383,6 @@ func (g *gen) loglik(x *[numCats]float64, h float64, row0 *group, byPrev *[numCa
 	return lw
 }
 
-// prefAlpha is the prior Dirichlet parameter of category k (member.go).
-func prefAlpha(k int) float64 {
-	switch k {
-	case catPostnatal:
-		return 1.5
-	case catPT:
-		return 0.6
-	}
-	return 2.8 * cats[k].pop / popSum
-}
-
 // mcmcNext samples the posterior of (eligibility, pref, habit) given the
 // observed choices by random-walk Metropolis and returns the posterior
 // predictive of the next category and the acceptance rate of the random
@@ -421,6 +402,20 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 	}
 	pElig := [2]float64{pPost, pPT}
 	eligCat := [2]int{catPostnatal, catPT}
+	var uncertain []int // eligibilities the data leaves open
+	for i, pe := range pElig {
+		if pe > 0 && pe < 1 {
+			uncertain = append(uncertain, i)
+		}
+	}
+	var alpha [numCats]float64
+	for k := range alpha {
+		alpha[k] = prefAlpha(k)
+	}
+	// logPriorY is the log density of y = log Gamma(a), up to the constant
+	// −lgamma(a), which cancels in every acceptance ratio (a category
+	// enters and leaves the support only by the jumps, which drop it).
+	logPriorY := func(k int, y float64) float64 { return alpha[k]*y - math.Exp(y) }
 	supportOf := func(e [2]bool) uint16 {
 		var s uint16
 		for k := range numCats {
@@ -440,9 +435,7 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 			if st.support&(1<<k) == 0 {
 				continue
 			}
-			a := prefAlpha(k)
-			lg, _ := math.Lgamma(a)
-			st.lp += a*st.y[k] - math.Exp(st.y[k]) - lg
+			st.lp += logPriorY(k, st.y[k])
 			x[k] = math.Exp(st.y[k])
 			z += x[k]
 		}
@@ -450,7 +443,7 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 			x[k] /= z
 		}
 		h := 1 / (1 + math.Exp(-st.u))
-		st.lp += 2*math.Log(h) + 3*math.Log1p(-h) // Beta(2, 3) with the logit's Jacobian
+		st.lp += habitA*math.Log(h) + habitB*math.Log1p(-h) // Beta(habitA, habitB) with the logit's Jacobian
 		if z <= 0 || h <= 0 || h >= 1 {
 			st.ll = math.Inf(-1)
 			return
@@ -466,7 +459,7 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 	}
 	cur.support = supportOf(cur.elig)
 	for k := range numCats {
-		cur.y[k] = math.Log(prefAlpha(k) + nAll[k])
+		cur.y[k] = math.Log(alpha[k] + nAll[k])
 	}
 	cur.u = math.Log(0.4 / 0.6)
 	eval(&cur, nil)
@@ -476,12 +469,6 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 	accepted, tried, kept := 0, 0, 0
 	for step := 0; kept < keep; step++ {
 		next := cur
-		var uncertain []int
-		for i, pe := range pElig {
-			if pe > 0 && pe < 1 {
-				uncertain = append(uncertain, i)
-			}
-		}
 		jump := len(uncertain) > 0 && r.Float64() < 0.1
 		if jump {
 			i := uncertain[r.IntN(len(uncertain))]
@@ -490,7 +477,7 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 			next.support = supportOf(next.elig)
 			odds := math.Log(pElig[i] / (1 - pElig[i]))
 			if next.support&(1<<k) != 0 {
-				a := prefAlpha(k)
+				a := alpha[k]
 				next.y[k] = math.Log(gamma(r, a+1)) + math.Log(r.Float64())/a
 			} else if cur.support&(1<<k) != 0 {
 				odds = -odds
@@ -501,13 +488,9 @@ func (g *gen) mcmcNext(r *rand.Rand, p *member, offered uint16, pPost, pPT float
 			// The new y_k is drawn from its prior, so its prior term cancels.
 			var dp float64
 			if next.support&(1<<k) != 0 && cur.support&(1<<k) == 0 {
-				a := prefAlpha(k)
-				lg, _ := math.Lgamma(a)
-				dp = -(a*next.y[k] - math.Exp(next.y[k]) - lg)
+				dp = -logPriorY(k, next.y[k])
 			} else if cur.support&(1<<k) != 0 && next.support&(1<<k) == 0 {
-				a := prefAlpha(k)
-				lg, _ := math.Lgamma(a)
-				dp = a*cur.y[k] - math.Exp(cur.y[k]) - lg
+				dp = logPriorY(k, cur.y[k])
 			}
 			if math.Log(r.Float64()) < next.ll-cur.ll+next.lp-cur.lp+dp+odds {
 				cur = next
