@@ -159,16 +159,107 @@ func TestContractRenewals(t *testing.T) {
 		{d(2024, 4, 21) - 1, d(2024, 5, 1)},
 	}
 	for _, c := range cases {
-		if got, ok := ct.endAt(rw, renewals, c.at); !ok || got != c.want {
+		if got, ok := ct.endAt(rw, renewals, activity{}, c.at); !ok || got != c.want {
 			t.Errorf("endAt(%d) = %d, want %d", c.at, got, c.want)
 		}
 	}
 	var dues []int32
-	ct.walk(rw, renewals, farDay, func(due int32, renewed bool) bool {
+	ct.walk(rw, renewals, activity{}, farDay, func(due int32, renewed bool) bool {
 		dues = append(dues, due)
 		return true
 	})
 	if want := []int32{d(2024, 5, 1), d(2025, 5, 1), d(2026, 5, 1)}; len(dues) != 3 || dues[0] != want[0] || dues[1] != want[1] || dues[2] != want[2] {
 		t.Errorf("due dates %v, want %v (two renewals, then the lapse)", dues, want)
 	}
+}
+
+// TestContractBeforeData: due dates whose renewal window opens before the
+// member's first activity in the data count as renewed when the member is
+// active after the window closes; the first due date inside the data is
+// judged by its renewal transactions as usual. (Without this a member who
+// joined years before the data starts lapsed at the first anniversary:
+// docs/labels.md, "Renewals before the data starts".)
+func TestContractBeforeData(t *testing.T) {
+	d := func(y int, m time.Month, dd int) int32 { return dateDay(date(y, m, dd)) }
+	rw := renewalWindow{before: 60, after: 30}
+	// Active every month from 2024-01-03 to 2025-06-28; one renewal, of
+	// the 2024-11-14 anniversary.
+	var loyal activity
+	for day := d(2024, 1, 3); day <= d(2025, 6, 28); day += 7 {
+		loyal.att = addMonthAct(loyal.att, day)
+	}
+	loyal.tx = addMonthAct(loyal.tx, d(2024, 11, 10))
+	ct := newContract(&datasets.Member{ContractType: datasets.ContractAnnual, ContractStart: date(2019, 11, 14)}, true, 0)
+	renewals := []int32{d(2024, 11, 10)}
+	// Left in January 2024, at its anniversary of 2024-01-20, unrenewed.
+	var gone activity
+	for day := d(2024, 1, 2); day <= d(2024, 1, 15); day += 3 {
+		gone.att = addMonthAct(gone.att, day)
+	}
+	ctGone := newContract(&datasets.Member{ContractType: datasets.ContractAnnual, ContractStart: date(2019, 1, 20)}, true, 0)
+	cases := []struct {
+		name     string
+		ct       contract
+		renewals []int32
+		act      activity
+		at, want int32
+	}{
+		{"anniversaries before the data, active since", ct, renewals, loyal, d(2024, 6, 1), d(2024, 11, 14)},
+		{"renewal in the data after them", ct, renewals, loyal, d(2025, 1, 1), d(2025, 11, 14)},
+		{"first unrenewed anniversary in the data lapses", ct, renewals, loyal, d(2026, 1, 1), d(2025, 11, 14)},
+		{"no activity: every anniversary judged by transactions", ct, renewals, activity{}, d(2024, 6, 1), d(2020, 11, 14)},
+		{"before any activity: the first anniversary, as known then", ct, renewals, loyal, d(2023, 12, 1), d(2020, 11, 14)},
+		{"left at an anniversary near the data's start", ctGone, nil, gone, d(2024, 6, 1), d(2024, 1, 20)},
+		{"before that anniversary, in force", ctGone, nil, gone, d(2024, 1, 16), d(2024, 1, 20)},
+	}
+	for _, c := range cases {
+		if got, _ := c.ct.endAt(rw, c.renewals, c.act, c.at); got != c.want {
+			t.Errorf("%s: endAt(%s) = %s, want %s", c.name, dayDate(c.at), dayDate(got), dayDate(c.want))
+		}
+	}
+}
+
+// TestActiveIn: activity in a range of days as the months' first and last
+// days show it.
+func TestActiveIn(t *testing.T) {
+	d := func(y int, m time.Month, dd int) int32 { return dateDay(date(y, m, dd)) }
+	var a activity
+	for _, day := range []int32{d(2024, 1, 3), d(2024, 1, 20), d(2024, 3, 1), d(2024, 3, 31)} {
+		a.att = addMonthAct(a.att, day)
+	}
+	a.tx = addMonthAct(a.tx, d(2024, 5, 15))
+	cases := []struct {
+		from, to int32
+		want     bool
+	}{
+		{d(2024, 1, 21), d(2024, 2, 28), false},
+		{d(2024, 1, 20), d(2024, 2, 28), true}, // the last day of January
+		{d(2024, 2, 1), d(2024, 3, 2), true},   // March's first day
+		{d(2024, 3, 2), d(2024, 3, 31), false}, // only March's first and last day are known
+		{d(2024, 3, 2), d(2024, 4, 1), true},   // March's last day
+		{d(2024, 4, 1), d(2024, 5, 15), false}, // the payment's day is not before to
+		{d(2024, 4, 1), d(2024, 5, 16), true},  // a payment counts
+		{d(2024, 6, 1), farDay, false},
+		{d(2023, 1, 1), farDay, true},
+		{d(2024, 3, 1), d(2024, 3, 1), false}, // empty range
+	}
+	for _, c := range cases {
+		if got := a.activeIn(c.from, c.to); got != c.want {
+			t.Errorf("activeIn(%s, %d) = %v, want %v", dayDate(c.from), c.to, got, c.want)
+		}
+	}
+	if got := a.first(); got != d(2024, 1, 3) {
+		t.Errorf("first() = %s, want 2024-01-03", dayDate(got))
+	}
+	if got := (activity{}).first(); got != farDay {
+		t.Errorf("first() of no activity = %d, want farDay", got)
+	}
+}
+
+// dayDate formats day number z (days since 1970-01-01) as a date.
+func dayDate(z int32) string {
+	if z == farDay {
+		return "farDay"
+	}
+	return time.Unix(int64(z)*86400, 0).UTC().Format(time.DateOnly)
 }

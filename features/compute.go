@@ -66,7 +66,7 @@ func (f *Featurizer) rows(g grid, m *member, w0, w1 int32, seq, mask []float32) 
 		if m.contract.open() {
 			row[f.colOpen] = 1
 		} else {
-			d, _ := m.contract.endAt(f.rw, m.tx.renewals, end)
+			d, _ := m.contract.endAt(f.rw, m.tx.renewals, m.activity(), end)
 			row[f.colToEnd] = float32(max(min(d-end, maxDays), -maxDays))
 		}
 		row[f.colTenure] = float32(math.Log1p(float64(end-m.join) / 7))
@@ -186,7 +186,7 @@ func (f *Featurizer) indicatorsAt(g grid, m *member, td int32) Indicators {
 	if m.contract.open() {
 		in.ContractOpenEnded = true
 	} else {
-		d, _ := m.contract.endAt(f.rw, m.tx.renewals, td)
+		d, _ := m.contract.endAt(f.rw, m.tx.renewals, m.activity(), td)
 		in.DaysToContractEnd = int(d - td)
 	}
 
@@ -424,7 +424,7 @@ func (f *Featurizer) inactiveBefore(g grid, m *member, td int32) bool {
 // whose renewal window closed by td without a renewal.
 func (f *Featurizer) lapsedAt(m *member, td int32) bool {
 	lapsed := false
-	m.contract.walk(f.rw, m.tx.renewals, td, func(d int32, renewed bool) bool {
+	m.contract.walk(f.rw, m.tx.renewals, m.activity(), td, func(d int32, renewed bool) bool {
 		if d >= td {
 			return false
 		}
@@ -438,7 +438,7 @@ func (f *Featurizer) lapsedAt(m *member, td int32) bool {
 // [td-RenewAfterDays, hEnd) is not renewed. unknown is set when such a due
 // date's renewal window is not fully observed by endDay.
 func (f *Featurizer) lapseIn(m *member, td, hEnd, endDay int32) (lapse, unknown bool) {
-	m.contract.walk(f.rw, m.tx.renewals, farDay, func(d int32, renewed bool) bool {
+	m.contract.walk(f.rw, m.tx.renewals, m.activity(), farDay, func(d int32, renewed bool) bool {
 		if d >= hEnd || renewed {
 			return d < hEnd
 		}

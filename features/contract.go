@@ -1,6 +1,8 @@
 package features
 
 import (
+	"sort"
+
 	"retain/datasets"
 )
 
@@ -29,6 +31,14 @@ import (
 // [due-RenewBeforeDays, due+RenewAfterDays); each transaction renews one due
 // date. The first due date that is not renewed is where the contract lapses;
 // there are no due dates after it.
+//
+// A due date whose renewal window opens before the member's first activity
+// (visit or payment) in the data cannot be judged by its transactions: a
+// member who joined years before the data starts renewed before it, where
+// the data cannot show it. Such a due date counts as renewed when a renewal
+// transaction shows in its window as usual, or else when the member is
+// active (a visit or a payment) after the window closes: a member still
+// training after the due date renewed.
 type contract struct {
 	anchor     int32 // day the terms count from; noDay when open-ended
 	termMonths int32 // > 0: due_k = anchor + k*termMonths months + offset
@@ -87,25 +97,73 @@ func (c *contract) due(k int32) int32 {
 // renewalWindow is the window of renewal days around due dates.
 type renewalWindow struct{ before, after int32 }
 
+// activity is the member's activity days by month: visits (att) and
+// payments (tx), each sorted by month.
+type activity struct{ att, tx []monthAct }
+
+// first returns the first activity day, farDay when there is none.
+func (a activity) first() int32 {
+	d := int32(farDay)
+	for _, s := range [2][]monthAct{a.att, a.tx} {
+		if len(s) > 0 {
+			d = min(d, s[0].first)
+		}
+	}
+	return d
+}
+
+// activeIn reports whether an activity day falls in [from, to), as far as
+// the first and last day of each month show.
+func (a activity) activeIn(from, to int32) bool {
+	if from >= to {
+		return false
+	}
+	mi := monthIndex(to)
+	for _, s := range [2][]monthAct{a.att, a.tx} {
+		i := sort.Search(len(s), func(j int) bool { return s[j].month >= mi })
+		if i < len(s) && s[i].month == mi {
+			if m := s[i]; (m.first >= from && m.first < to) || (m.last >= from && m.last < to) {
+				return true // the month of to has a known day in the range
+			}
+		}
+		if i > 0 && s[i-1].last >= from {
+			return true // every day of earlier months lies before to
+		}
+	}
+	return false
+}
+
 // walk visits the contract's due dates in order, calling fn with each due
-// date and whether a renewal transaction before day limit renewed it. It
-// stops after the first due date that was not renewed, or when fn returns
-// false. renewals are the member's renewal days, sorted.
-func (c *contract) walk(rw renewalWindow, renewals []int32, limit int32, fn func(due int32, renewed bool) bool) {
+// date and whether it was renewed as known before day limit: by a renewal
+// transaction, or, for a due date whose window opens before the member's
+// first activity, by activity after the window (see contract). It stops
+// after the first due date that was not renewed, or when fn returns false.
+// renewals are the member's renewal days, sorted.
+func (c *contract) walk(rw renewalWindow, renewals []int32, act activity, limit int32, fn func(due int32, renewed bool) bool) {
 	if c.open() {
 		return
 	}
+	first := int32(noDay)
 	j := 0
 	for k := int32(1); ; k++ {
 		d := c.due(k)
 		for j < len(renewals) && renewals[j] < d-rw.before {
 			j++
 		}
-		renewed := j < len(renewals) && renewals[j] < d+rw.after && renewals[j] < limit
+		byTx := j < len(renewals) && renewals[j] < d+rw.after && renewals[j] < limit
+		renewed := byTx
+		if !renewed {
+			if first == noDay {
+				first = act.first()
+			}
+			renewed = d-rw.before < first && act.activeIn(d+rw.after, limit)
+		}
 		if !fn(d, renewed) || !renewed {
 			return
 		}
-		j++
+		if byTx {
+			j++
+		}
 	}
 }
 
@@ -114,11 +172,11 @@ func (c *contract) walk(rw renewalWindow, renewals []int32, limit int32, fn func
 // It is on or after x for a contract in force (a renewal made early moves
 // it a term on), and before x once the contract lapsed. ok is false for an
 // open-ended contract.
-func (c *contract) endAt(rw renewalWindow, renewals []int32, x int32) (end int32, ok bool) {
+func (c *contract) endAt(rw renewalWindow, renewals []int32, act activity, x int32) (end int32, ok bool) {
 	if c.open() {
 		return 0, false
 	}
-	c.walk(rw, renewals, x, func(d int32, renewed bool) bool {
+	c.walk(rw, renewals, act, x, func(d int32, renewed bool) bool {
 		end = d
 		return true
 	})

@@ -145,7 +145,7 @@ func (b *Builder) KPIs() (*KPIReport, error) {
 		}
 		acts = mergeMonths(acts[:0], m.att.months, m.tx.months)
 		dues = dues[:0]
-		m.contract.walk(f.rw, m.tx.renewals, farDay, func(d int32, renewed bool) bool {
+		m.contract.walk(f.rw, m.tx.renewals, m.activity(), farDay, func(d int32, renewed bool) bool {
 			dues = append(dues, struct {
 				day     int32
 				renewed bool

@@ -63,8 +63,11 @@ func TestLabels(t *testing.T) {
 			newHistory(annualEnding("n", cutoff.AddDate(0, 0, 5))).visit(day(-1), "", 60).visit(day(2), "", 60),
 			next(Label{Churn: -1, Censored: true}), "due 03-09 + 30 days runs past 03-24"},
 		{"lapsed unrenewed long before", nil,
-			newHistory(annualEnding("o", cutoff.AddDate(0, 0, -40))).visit(day(-1), "", 60).visit(day(2), "", 60),
-			next(Label{Churn: 0, Excluded: true}), "grace ended 10 days before t: already churned"},
+			newHistory(annualEnding("o", cutoff.AddDate(0, 0, -40))).pay(day(-404), 59900, datasets.TxMembershipFee).visit(day(-1), "", 60).visit(day(2), "", 60),
+			next(Label{Churn: 0, Excluded: true}), "paid at sign-up, so the data covers the renewal window; grace ended 10 days before t: already churned"},
+		{"anniversary before the member's history in the data", nil,
+			newHistory(annualEnding("o2", cutoff.AddDate(0, 0, -40))).visit(day(-1), "", 60).visit(day(2), "", 60),
+			next(Label{Churn: 0}), "the first activity (t-1) comes after the due date's window opened: renewed, since the member is active after the grace (docs/labels.md)"},
 
 		// Cancellation: only the contract counts.
 		{"cancellation: open-ended contract", func(c *Config) { c.Label.Kind = LabelCancellation },

@@ -91,6 +91,9 @@ type member struct {
 	tx  txState
 }
 
+// activity returns the member's activity days by month, for the contract.
+func (m *member) activity() activity { return activity{m.att.months, m.tx.months} }
+
 // addVisit records one attendance event on day, at unix second ts, of
 // course index course (or courseOpenGym, courseUnknown) of category cat (or
 // -1) lasting minutes.
