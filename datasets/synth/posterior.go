@@ -90,11 +90,6 @@ type postResult struct {
 	label    int8
 	counts   [numCats]int
 	observed int
-	// dueBeforeStart: an annual contract whose first anniversary lies
-	// before Start, whose renewals the data therefore cannot show; the
-	// features take such members as lapsed and leave them out
-	// (docs/labels.md, "Known problem").
-	dueBeforeStart bool
 }
 
 const wdPriorWeight = 2 // pseudo-count of the home club's weekdays in the mask model
@@ -555,7 +550,6 @@ func (g *gen) postAt(p *member, rc *recorder, st *state, w int, ts *truthScratch
 	a, b := seedPair(g.cfg.Seed, tagPosterior, uint64(p.idx), uint64(w))
 	sc.pcg.Seed(a, b)
 	pr := g.nextPosterior(p, rc, ch, cut, prev, st.prevCat, st.ptCredits > 0, g.post.steps, sc)
-	pr.dueBeforeStart = p.contract == contractAnnual && g.due(p, 1) < 0
 	return &pr
 }
 
