@@ -311,6 +311,9 @@ func Build(src Source, cfg Config, outPath string, opts *BuildOptions) (*BuildRe
 		return nil, err
 	}
 	rep.LTV = b.spec.LTV
+	if err := b.fitChoice(cutoffs, splits); err != nil {
+		return nil, err
+	}
 
 	hdr := &FileHeader{
 		Spec:      *b.spec,

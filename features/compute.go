@@ -322,6 +322,8 @@ func (f *Featurizer) staticAt(g grid, m *member, td int32, in *Indicators, dst [
 	dst[o+f.lastClassCat(g, m, td)] = 1
 	o += f.nCat + 1
 	f.habitsAt(g, m, td, dst[o:])
+	o += habitWidth(f.nCat)
+	f.choiceAt(m, td, dst[o:])
 }
 
 // lastClassCat returns the category index of the member's last class

@@ -19,6 +19,7 @@ type Featurizer struct {
 	courseIdx map[string]int32
 	courseCat []int32
 	clubIdx   map[string]int32
+	tt        timetable
 	nCat      int
 	nSeq      int
 	nStatic   int
@@ -61,6 +62,7 @@ func NewFeaturizer(spec *FeatureSpec) (*Featurizer, error) {
 		f.clubIdx[c] = int32(i)
 	}
 	f.nCat = len(spec.Categories)
+	f.tt = newTimetable(spec, f.clubIdx)
 	f.nSeq = len(spec.Sequence)
 	f.nStatic = len(spec.Static)
 	for _, k := range cfg.Label.RenewalKinds {

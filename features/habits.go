@@ -37,9 +37,12 @@ const debitOverdueCapDays = 62
 // early.
 const debitGraceDays = 3
 
+// habitWidth is the number of columns habitsAt writes for nCat categories.
+func habitWidth(nCat int) int { return 2*nCat + 4 }
+
 // habitNames returns the names of the columns habitsAt writes.
 func habitNames(categories []string) []string {
-	out := make([]string, 0, 2*len(categories)+5)
+	out := make([]string, 0, habitWidth(len(categories)))
 	for _, c := range categories {
 		out = append(out, staticFirstClassPrefix+c)
 	}

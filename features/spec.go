@@ -13,10 +13,12 @@ import (
 // last_class_<category> added; 3: the ltv indicator is the BG/NBD and
 // Gamma-Gamma expected spend of FeatureSpec.LTV instead of the annualised
 // 52-week spend times Values.LifetimeYears, and the static habit and
-// billing columns of habits.go are added). It changes whenever a
+// billing columns of habits.go are added; 4: the spec holds the courses'
+// timetable and the static choice_log_pred_<category> columns of choice.go
+// are added). It changes whenever a
 // feature's meaning or order changes, so that a model bundle trained on one
 // version is never served features of another.
-const Version = 3
+const Version = 4
 
 // FeatureSpec names every column the features produce, in order, with the
 // vocabularies and the Config they were computed with. A model bundle stores
@@ -37,11 +39,21 @@ type FeatureSpec struct {
 	// CourseCategory[i] is the index in Categories of Courses[i].
 	Courses        []string
 	CourseCategory []int
+	// CourseClub and CourseWeekday are the timetable: the club of
+	// Courses[i] ("" for every club) and its ISO weekday (1 = Monday .. 7
+	// = Sunday; 0 for a course not scheduled weekly, offered every day).
+	// The choice_log_pred_<category> features read which categories a
+	// club offers on a weekday from them (choice.go).
+	CourseClub    []string
+	CourseWeekday []int
 	// Clubs are the home clubs, sorted; a club not in the list is "other".
 	Clubs []string
 	// LTV is the model of the ltv indicator, fitted by Build on the
 	// training split (NewSpec: naive, "not fitted").
 	LTV LTVModel
+	// Choice is the fitted part of the choice features (choice.go), fitted
+	// by Build on the training split (NewSpec: not fitted).
+	Choice ChoiceModel
 }
 
 // NoLastClass names the static feature set when the member attended no
@@ -101,12 +113,14 @@ func NewSpec(cfg Config, courses []datasets.Course, clubs []string) (*FeatureSpe
 	s.LTV = naiveLTV(&cfg, ltvNotFitted)
 	catSet := map[string]bool{}
 	courseCat := map[string]string{}
+	first := map[string]*datasets.Course{}
 	for i := range courses {
 		c := &courses[i]
 		if _, dup := courseCat[c.CourseID]; dup {
 			continue
 		}
 		courseCat[c.CourseID] = c.Category
+		first[c.CourseID] = c
 		catSet[c.Category] = true
 	}
 	for c := range catSet {
@@ -124,8 +138,15 @@ func NewSpec(cfg Config, courses []datasets.Course, clubs []string) (*FeatureSpe
 	}
 	sort.Strings(s.Courses)
 	s.CourseCategory = make([]int, len(s.Courses))
+	s.CourseClub = make([]string, len(s.Courses))
+	s.CourseWeekday = make([]int, len(s.Courses))
 	for i, id := range s.Courses {
 		s.CourseCategory[i], _ = slices.BinarySearch(s.Categories, courseCat[id])
+		c := first[id]
+		s.CourseClub[i] = c.Club
+		if c.Weekday >= 1 && c.Weekday <= 7 {
+			s.CourseWeekday[i] = c.Weekday
+		}
 	}
 	s.Clubs = append([]string(nil), clubs...)
 	sort.Strings(s.Clubs)
@@ -168,6 +189,7 @@ func (s *FeatureSpec) names() {
 	}
 	s.Static = append(s.Static, NoLastClass)
 	s.Static = append(s.Static, habitNames(s.Categories)...)
+	s.Static = append(s.Static, choiceNames(s.Categories)...)
 	s.Indicators = append([]string(nil), indicatorNames...)
 }
 
@@ -189,6 +211,14 @@ func (s *FeatureSpec) Check() error {
 			return fmt.Errorf("%w: course %q has category index %d of %d", ErrSpec, s.Courses[i], c, len(s.Categories))
 		}
 	}
+	if len(s.CourseClub) != len(s.Courses) || len(s.CourseWeekday) != len(s.Courses) {
+		return fmt.Errorf("%w: %d courses but a timetable of %d clubs and %d weekdays", ErrSpec, len(s.Courses), len(s.CourseClub), len(s.CourseWeekday))
+	}
+	for i, d := range s.CourseWeekday {
+		if d < 0 || d > 7 {
+			return fmt.Errorf("%w: course %q has weekday %d, want 0 (not weekly) or 1..7", ErrSpec, s.Courses[i], d)
+		}
+	}
 	if !slices.IsSorted(s.Courses) || !slices.IsSorted(s.Clubs) || !slices.IsSorted(s.Categories) {
 		return fmt.Errorf("%w: vocabularies not sorted", ErrSpec)
 	}
@@ -203,6 +233,9 @@ func (s *FeatureSpec) Check() error {
 		}
 	}
 	if err := s.Config.Validate(); err != nil {
+		return err
+	}
+	if err := s.Choice.check(len(s.Categories)); err != nil {
 		return err
 	}
 	return s.LTV.check(&s.Config)

@@ -73,6 +73,10 @@ type attState struct {
 	weeks  []weekAgg
 	cats   []uint8 // class counts (saturating), len(weeks)*nCat, nCat per week
 	months []monthAct
+	// classes are the classes attended, in the order added, for the
+	// choice features (choice.go); unlike the rest of the state they grow
+	// with the number of classes (16 bytes each).
+	classes []classEv
 }
 
 // txState is the transaction half of a member's state. It is kept apart
@@ -124,6 +128,7 @@ func (s *attState) addVisit(g grid, nCat int, day int32, ts int64, course, cat i
 			}
 		}
 		if course >= 0 && course <= math.MaxInt16 {
+			s.classes = append(s.classes, classEv{ts: ts, day: day, course: int16(course)})
 			sec := int32(ts - int64(g.start(w))*86400)
 			if b.firstCourse < 0 || sec < b.firstClass || (sec == b.firstClass && int16(course) < b.firstCourse) {
 				b.firstCourse, b.firstClass = int16(course), sec
