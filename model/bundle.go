@@ -87,6 +87,45 @@ func (c Calibration) Logit(z float64) float64 {
 // Prob returns the calibrated churn probability of the raw churn logit z.
 func (c Calibration) Prob(z float64) float64 { return 1 / (1 + math.Exp(-c.Logit(z))) }
 
+// NextBlend pools the network's next-category logits z with the choice
+// model of package features (the static columns choice_log_pred_<category>,
+// logarithms of its predicted distribution up to a constant), as a
+// log-linear pool fitted on the validation split: the next-category
+// distribution is softmax(A·z + B·c). The choice model is fitted on the
+// data of the members' whole histories and the network on the training
+// split's cutoffs, whose histories are shorter than the later cutoffs'; the
+// pool's two weights are fitted where the model is used, on the most
+// recent held-out data. The zero value (A = B = 0) leaves the logits alone.
+type NextBlend struct {
+	// A and B weigh the network's logits and the choice columns.
+	A, B float64
+	// Column is the index in Spec.Static of the first choice column
+	// (features.StaticChoicePrefix + Spec.Categories[0]); the Classes
+	// columns from it are the choice model's.
+	Column int
+	// Examples is the number of validation examples of the fit;
+	// LogLossBefore and LogLossAfter their next-category cross-entropy of
+	// the network alone and of the pool.
+	Examples                    int
+	LogLossBefore, LogLossAfter float64
+}
+
+// Identity reports whether nb leaves the logits unchanged.
+func (nb NextBlend) Identity() bool { return nb.A == 0 && nb.B == 0 }
+
+// Apply replaces the next-category logits z (len Classes) of one example
+// with the pool's, reading the choice columns from the example's raw
+// static features static.
+func (nb NextBlend) Apply(z []float32, static []float32) {
+	if nb.Identity() {
+		return
+	}
+	c := static[nb.Column : nb.Column+len(z)]
+	for k := range z {
+		z[k] = float32(nb.A*float64(z[k]) + nb.B*float64(c[k]))
+	}
+}
+
 // Prediction is a bundle's output for one example.
 type Prediction struct {
 	// ChurnLogit is the network's raw churn logit, before calibration.
@@ -213,6 +252,9 @@ type Bundle struct {
 	Indicators, Summary bool
 	// Calibration maps the churn logit to a probability.
 	Calibration Calibration
+	// NextBlend pools the next-category logits with the features' choice
+	// model; the zero value leaves them alone.
+	NextBlend NextBlend
 	// Training holds the training options as JSON (package train's
 	// Options), for the record.
 	Training json.RawMessage
@@ -234,6 +276,7 @@ type bundleManifest struct {
 	Indicators      bool
 	Summary         bool
 	Calibration     Calibration
+	NextBlend       NextBlend `json:",omitzero"`
 	Spec            *features.FeatureSpec
 	Normalizer      *features.Normalizer
 	Training        json.RawMessage `json:",omitempty"`
@@ -314,6 +357,15 @@ func (b *Bundle) Validate() error {
 	if !finite(cal.A) || !finite(cal.B) {
 		return bad("calibration A = %v, B = %v", cal.A, cal.B)
 	}
+	if nb := b.NextBlend; !nb.Identity() {
+		if !finite(nb.A) || !finite(nb.B) {
+			return bad("next-category pool A = %v, B = %v", nb.A, nb.B)
+		}
+		want := features.StaticChoicePrefix + b.Spec.Categories[0]
+		if nb.Column < 0 || nb.Column+c.Classes > len(b.Spec.Static) || b.Spec.Static[nb.Column] != want {
+			return bad("next-category pool reads static column %d, which is not %s", nb.Column, want)
+		}
+	}
 	for k, v := range b.Metrics {
 		if !finite(v) {
 			return bad("metric %q is %v", k, v)
@@ -391,6 +443,7 @@ func (b *Bundle) Predict(ex *features.Example, out *Prediction) error {
 	z := float64(s.out.ChurnLogit[0])
 	out.ChurnLogit = z
 	out.Churn = b.Calibration.Prob(z)
+	b.NextBlend.Apply(s.out.ClassLogits[:c.Classes], ex.Static)
 	out.NextCategory = Softmax(out.NextCategory, s.out.ClassLogits[:c.Classes])
 	return nil
 }
@@ -431,6 +484,7 @@ func (b *Bundle) Encode() ([]byte, error) {
 		Indicators:      b.Indicators,
 		Summary:         b.Summary,
 		Calibration:     b.Calibration,
+		NextBlend:       b.NextBlend,
 		Spec:            b.Spec,
 		Normalizer:      b.Normalizer,
 		Training:        b.Training,
@@ -518,6 +572,7 @@ func Decode(data []byte) (*Bundle, error) {
 		Indicators:      m.Indicators,
 		Summary:         m.Summary,
 		Calibration:     m.Calibration,
+		NextBlend:       m.NextBlend,
 		Training:        m.Training,
 		Metrics:         m.Metrics,
 		DataFingerprint: m.DataFingerprint,

@@ -731,16 +731,72 @@ func mutateJSON(rng *rand.Rand, v any, values []any) {
 }
 
 // TestBundleOldFeatures loads bundles written before the features moved
-// to version 2 and 3 (testdata/bundle_features_v1.rtmb and
-// bundle_features_v2.rtmb, the golden bundles of those times, kept as they
-// were; version 3 replaced the naive ltv indicator): they must be refused
+// to version 2, 3 and 4 (testdata/bundle_features_v1.rtmb to
+// bundle_features_v3.rtmb, the golden bundles of those times, kept as they
+// were; version 3 replaced the naive ltv indicator, version 4 added the
+// choice columns): they must be refused
 // as incompatible, saying which versions differ, rather than be served
 // features they were not trained on.
 func TestBundleOldFeatures(t *testing.T) {
-	for _, v := range []string{"1", "2"} {
+	for _, v := range []string{"1", "2", "3"} {
 		_, err := Load(filepath.Join("testdata", "bundle_features_v"+v+".rtmb"))
 		if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "features version "+v) {
 			t.Errorf("Load v%s: %v, want ErrIncompatible naming features version %s", v, err, v)
+		}
+	}
+}
+
+// TestBundleNextBlend: a bundle with a next-category pool predicts
+// softmax(A·z + B·c) of the network's logits z and the example's choice
+// columns c, keeps the pool through a round trip, and refuses a pool that
+// reads another column or non-finite weights.
+func TestBundleNextBlend(t *testing.T) {
+	b := bundleFixture(t)
+	col := slices.Index(b.Spec.Static, features.StaticChoicePrefix+b.Spec.Categories[0])
+	if col < 0 {
+		t.Fatalf("no choice column in %v", b.Spec.Static)
+	}
+	plain := *b
+	b.NextBlend = NextBlend{A: 0.3, B: 0.8, Column: col, Examples: 5, LogLossBefore: 1.2, LogLossAfter: 1.1}
+	path := filepath.Join(t.TempDir(), "m.rtmb")
+	if err := b.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NextBlend != b.NextBlend {
+		t.Errorf("pool %+v after the round trip, saved %+v", got.NextBlend, b.NextBlend)
+	}
+	var p, q Prediction
+	for i, ex := range bundleExamples(b.Spec, 10, 4) {
+		ex.Static[col], ex.Static[col+1] = float32(i)/4-1, 0.5
+		if err := plain.Predict(ex, &p); err != nil {
+			t.Fatal(err)
+		}
+		if err := got.Predict(ex, &q); err != nil {
+			t.Fatal(err)
+		}
+		// Two categories: p₀ = σ(z₀ − z₁), so z₀ − z₁ = logit(p₀).
+		dz := math.Log(p.NextCategory[0] / p.NextCategory[1])
+		l := 0.3*dz + 0.8*float64(ex.Static[col]-ex.Static[col+1])
+		if want := 1 / (1 + math.Exp(-l)); math.Abs(q.NextCategory[0]-want) > 1e-6 {
+			t.Errorf("example %d: pooled p₀ %v, want %v", i, q.NextCategory[0], want)
+		}
+		if q.Churn != p.Churn {
+			t.Errorf("example %d: the pool changed churn %v to %v", i, p.Churn, q.Churn)
+		}
+	}
+	for name, nb := range map[string]NextBlend{
+		"other column": {A: 1, B: 1, Column: col - 1},
+		"past the end": {A: 1, B: 1, Column: len(b.Spec.Static)},
+		"NaN weight":   {A: math.NaN(), B: 1, Column: col},
+	} {
+		bad := *b
+		bad.NextBlend = nb
+		if err := bad.Validate(); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: Validate %v, want ErrCorrupt", name, err)
 		}
 	}
 }

@@ -182,6 +182,8 @@ func (s *BundleScorer) memberAttribution(ws *BatchWorkspace, k int) (float64, []
 	if err != nil {
 		return 0, nil, err
 	}
+	S := s.b.Config.Static
+	s.b.NextBlend.Apply(ws.out.ClassLogits[r0*C:(r0+1)*C], ws.batch.Static[r0*S:(r0+1)*S])
 	ws.dist = model.Softmax(ws.dist, ws.out.ClassLogits[r0*C:(r0+1)*C])
 	return s.b.Calibration.Prob(float64(ws.out.ChurnLogit[r0])), reasons, nil
 }

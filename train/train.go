@@ -113,6 +113,12 @@ type Options struct {
 	// CalibratePlatt, CalibrateTemperature or CalibrateNone. Default
 	// CalibratePlatt.
 	Calibration string
+	// NextBlend is how the next-category prediction uses the features'
+	// choice model after training (model.NextBlend): NextBlendPool fits a
+	// log-linear pool of the network and the choice columns on the
+	// validation split, NextBlendNone keeps the network alone. Default
+	// NextBlendPool.
+	NextBlend string
 	// Workers is the number of goroutines that share each batch. Runs are
 	// reproducible for a given Workers only. Default 1.
 	Workers int
@@ -151,6 +157,7 @@ func DefaultOptions() Options {
 		Seed:         1,
 		ChurnWeight:  1,
 		Calibration:  CalibratePlatt,
+		NextBlend:    NextBlendPool,
 		Workers:      1,
 	}
 }
@@ -183,6 +190,7 @@ func (o *Options) withDefaults() Options {
 	}
 	r.ChurnWeight = cmp.Or(r.ChurnWeight, d.ChurnWeight)
 	r.Calibration = cmp.Or(r.Calibration, d.Calibration)
+	r.NextBlend = cmp.Or(r.NextBlend, d.NextBlend)
 	r.Workers = cmp.Or(r.Workers, d.Workers)
 	if r.Now == nil {
 		r.Now = time.Now
@@ -223,6 +231,11 @@ func (o *Options) validate() error {
 	default:
 		return bad("Calibration", o.Calibration)
 	}
+	switch o.NextBlend {
+	case NextBlendPool, NextBlendNone:
+	default:
+		return bad("NextBlend", o.NextBlend)
+	}
 	return nil
 }
 
@@ -230,7 +243,7 @@ func (o *Options) validate() error {
 // resumed run must match its checkpoint's.
 func (o *Options) runKey() json.RawMessage {
 	k := *o
-	k.Epochs, k.Patience, k.Calibration = 0, 0, ""
+	k.Epochs, k.Patience, k.Calibration, k.NextBlend = 0, 0, "", ""
 	b, _ := json.Marshal(&k)
 	return b
 }
@@ -485,6 +498,24 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 		return nil, err
 	}
 	res.Validation = validationMetrics(v, cal, y)
+	var blend model.NextBlend
+	if col := choiceColumn(d.spec); o.NextBlend == NextBlendPool && col >= 0 && v.nextN > 0 {
+		ev.pool, ev.poolCol = &poolRows{C: cfg.Classes}, col
+		ev.run(bestParams)
+		rows := ev.pool
+		ev.pool = nil
+		if blend, err = fitNextBlend(rows); err != nil {
+			return nil, err
+		}
+		blend.Column = col
+		// The bundle's figures are the pool's; the network's alone are
+		// kept beside them.
+		m := res.Validation
+		m["val_next_ce_net"], m["val_next_hr1_net"], m["val_next_hr3_net"] = m["val_next_ce"], m["val_next_hr1"], m["val_next_hr3"]
+		m["val_next_ce"] = blend.LogLossAfter
+		m["val_next_hr1"], m["val_next_hr3"] = poolHits(rows, blend)
+		m["next_pool_a"], m["next_pool_b"] = blend.A, blend.B
+	}
 	metrics := map[string]float64{
 		"best_epoch":     float64(ck.BestEpoch),
 		"epochs_run":     float64(ck.Epoch),
@@ -512,6 +543,7 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 		Indicators:      !o.NoIndicators,
 		Summary:         !o.NoSummary,
 		Calibration:     cal,
+		NextBlend:       blend,
 		Training:        runOpts,
 		Metrics:         metrics,
 		DataFingerprint: d.fingerprint,
@@ -576,6 +608,10 @@ type evaluator struct {
 	logits []float32
 	probs  []float64
 	order  []int32
+	// pool, when set, receives every example's next-category logits and
+	// choice columns (static column poolCol on) for the pool's fit.
+	pool    *poolRows
+	poolCol int
 }
 
 // evalChunk is the number of validation examples per forward pass.
@@ -627,6 +663,12 @@ func (e *evaluator) run(p *model.Params) evalResult {
 			l := cw * bce
 			if c := e.s.next[k]; c >= 0 {
 				row := e.out.ClassLogits[i*C : (i+1)*C]
+				if e.pool != nil {
+					S := e.cfg.Static
+					e.pool.z = append(e.pool.z, row...)
+					e.pool.c = append(e.pool.c, e.batch.Static[i*S+e.poolCol:i*S+e.poolCol+C]...)
+					e.pool.y = append(e.pool.y, int32(c))
+				}
 				ce := logSumExp32(row) - float64(row[c])
 				nextSum += ce
 				l += ce

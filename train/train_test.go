@@ -302,6 +302,12 @@ func TestBundleMatchesEvaluator(t *testing.T) {
 	var ex features.Example
 	var out model.Prediction
 	k := 0
+	// The bundle's next-category figures are its pool's
+	// (model.NextBlend): Predict's distributions reproduce them.
+	if res.Bundle.NextBlend.Identity() {
+		t.Fatal("no next-category pool fitted")
+	}
+	var hits3, nextN int
 	for {
 		if err := r.Next(&ex); err == io.EOF {
 			break
@@ -321,10 +327,23 @@ func TestBundleMatchesEvaluator(t *testing.T) {
 		if p != res.Bundle.Calibration.Prob(out.ChurnLogit) || len(dist) != len(d.spec.Categories) {
 			t.Fatalf("BundlePredictor: %v, %d categories", p, len(dist))
 		}
+		if y := ex.Label.NextCategory; y >= 0 {
+			z := make([]float32, len(out.NextCategory))
+			for j, q := range out.NextCategory {
+				z[j] = float32(math.Log(q))
+			}
+			if Rank(z, int(y)) <= 3 {
+				hits3++
+			}
+			nextN++
+		}
 		k++
 	}
 	if k != d.val.len() {
 		t.Errorf("compared %d examples of %d", k, d.val.len())
+	}
+	if got, want := float64(hits3)/float64(nextN), res.Bundle.Metrics["val_next_hr3"]; math.Abs(got-want) > 1.5/float64(nextN) {
+		t.Errorf("validation HR@3 of the bundle's predictions %v, its metric %v (%d examples)", got, want, nextN)
 	}
 }
 

@@ -43,6 +43,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.NoIndicators, "no-indicators", o.NoIndicators, "do not feed the indicators to the network")
 	fs.BoolVar(&o.NoSummary, "no-summary", o.NoSummary, "do not feed the log window sums of visits and classes to the network")
 	fs.StringVar(&o.Calibration, "calibration", o.Calibration, "churn calibration on the validation split: platt, temperature or none")
+	fs.StringVar(&o.NextBlend, "next-blend", o.NextBlend, "next-category prediction: pool (the network and the features' choice model, weighed on the validation split) or none (the network alone)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "goroutines per batch (runs reproduce for the same value only)")
 	fs.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "write a checkpoint here after every epoch")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint in --checkpoint-dir")
