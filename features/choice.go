@@ -54,9 +54,10 @@ const (
 	// of a week's first class (weight 1 each) in the model of where and
 	// when the next class is taken.
 	choiceDayPrior = 12.0
-	// choiceIters is the number of MM iterations of a member's
-	// preferences.
+	// choiceIters is the most MM iterations of a member's preferences;
+	// they stop once no preference moves by choiceTol or more.
 	choiceIters = 20
+	choiceTol   = 1e-4
 	// choiceFitRounds alternates the members' preferences and the follow
 	// matrix that many times when Build fits the matrix.
 	choiceFitRounds = 6
@@ -209,11 +210,32 @@ func newTimetable(spec *FeatureSpec, clubIdx map[string]int32) timetable {
 	return tt
 }
 
-// choiceObs is one observed choice: the category taken, the category of the
-// class before (-1 none) and the offered set.
+// choiceObs is n observed choices of category k from offered set mask
+// after a class of category prev (-1 none).
 type choiceObs struct {
 	k, prev int8
 	mask    uint64
+	n       float64
+}
+
+// compactObs merges the choices of obs that agree in category, category
+// before and offered set, summing their counts, in place; the order of
+// first appearance is kept. The fits read sums over choices only, so they
+// give the same result on the merged list, with a member's hundreds of
+// classes down to a few dozen entries.
+func compactObs(obs []choiceObs) []choiceObs {
+	out := obs[:0]
+next:
+	for _, o := range obs {
+		for i := range out {
+			if out[i].k == o.k && out[i].prev == o.prev && out[i].mask == o.mask {
+				out[i].n += o.n
+				continue next
+			}
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // maskN is an offered set with a weight.
@@ -263,7 +285,7 @@ func (f *Featurizer) memberChoices(m *member, td int32, buf []classEv, obs []cho
 			club = home
 		}
 		mask := tt.offered[club][weekdayOf(c.day)] | 1<<k
-		obs = append(obs, choiceObs{k: k, prev: prev, mask: mask})
+		obs = append(obs, choiceObs{k: k, prev: prev, mask: mask, n: 1})
 		if i == 0 || g0.week(buf[i-1].day) != g0.week(c.day) {
 			days = addMaskN(days, mask, 1) // the week's first class
 		}
@@ -312,7 +334,7 @@ func fitPrefs(obs []choiceObs, support uint64, follow [][]float64, prior, pi, n,
 		}
 	}
 	for _, o := range obs {
-		n[o.k]++
+		n[o.k] += o.n
 	}
 	for k := range C {
 		pi[k] = n[k]
@@ -334,20 +356,26 @@ func fitPrefs(obs []choiceObs, support uint64, follow [][]float64, prior, pi, n,
 			if z <= 0 {
 				continue
 			}
-			for k := range C {
-				if o.mask&(1<<k) != 0 {
-					den[k] += row[k] / z
-				}
+			w := o.n / z
+			for m := o.mask; m != 0; m &= m - 1 {
+				k := bits.TrailingZeros64(m)
+				den[k] += w * row[k]
 			}
 		}
+		var s float64
 		for k := range C {
-			if den[k] > 0 {
-				pi[k] = n[k] / den[k]
-			} else {
-				pi[k] = 0
-			}
+			den[k] = n[k] / max(den[k], math.SmallestNonzeroFloat64) // the new π, unnormalised
+			s += den[k]
 		}
-		normalize(pi)
+		var moved float64
+		for k := range C {
+			v := den[k] / s
+			moved = max(moved, math.Abs(v-pi[k]))
+			pi[k] = v
+		}
+		if moved < choiceTol {
+			break
+		}
 	}
 }
 
@@ -363,16 +391,19 @@ func normalize(v []float64) {
 	}
 }
 
-// maskSum returns Σ_{k∈mask} pi_k·w_k (w_k = 1 when w is nil).
+// maskSum returns Σ_{k∈mask} pi_k·w_k (w_k = 1 when w is nil). mask has
+// no bit at or past len(pi).
 func maskSum(pi, w []float64, mask uint64) float64 {
 	var z float64
-	for k, v := range pi {
-		if mask&(1<<k) != 0 {
-			if w != nil {
-				v *= w[k]
-			}
-			z += v
+	if w == nil {
+		for m := mask; m != 0; m &= m - 1 {
+			z += pi[bits.TrailingZeros64(m)]
 		}
+		return z
+	}
+	for m := mask; m != 0; m &= m - 1 {
+		k := bits.TrailingZeros64(m)
+		z += pi[k] * w[k]
 	}
 	return z
 }
@@ -404,11 +435,12 @@ func (f *Featurizer) choiceAt(m *member, td int32, dst []float32) {
 	if support == 0 {
 		return
 	}
-	fitPrefs(sc.obs, support, f.tt.follow, f.spec.Choice.Prior, sc.pi, sc.n, sc.den)
 	prev := int8(-1)
 	if len(sc.obs) > 0 {
 		prev = sc.obs[len(sc.obs)-1].k
 	}
+	sc.obs = compactObs(sc.obs)
+	fitPrefs(sc.obs, support, f.tt.follow, f.spec.Choice.Prior, sc.pi, sc.n, sc.den)
 	row := f.tt.follow[prev+1]
 	h := f.spec.Choice.Habit
 	if prev < 0 || h <= 0 {
@@ -479,19 +511,23 @@ func followPosterior(obs []choiceObs, p int8, pi, row []float64, h float64, supp
 		}
 		zb := maskSum(pi, row, o.mask) / s
 		bk := pi[o.k] * row[o.k] / s
+		// log of ((1−h)·b_k + h·[f=k]) / ((1−h)·zb + h·[f∈O]): four values.
+		num0, num1 := math.Log((1-h)*bk), math.Log((1-h)*bk+h)
+		den0, den1 := math.Log((1-h)*zb), math.Log((1-h)*zb+h)
 		for f := range post {
 			if math.IsInf(post[f], -1) {
 				continue
 			}
-			num := (1 - h) * bk
+			l := num0
 			if int8(f) == o.k {
-				num += h
+				l = num1
 			}
-			den := (1 - h) * zb
 			if o.mask&(1<<f) != 0 {
-				den += h
+				l -= den1
+			} else {
+				l -= den0
 			}
-			post[f] += math.Log(num / den)
+			post[f] += o.n * l
 		}
 	}
 	mx := math.Inf(-1)
@@ -569,7 +605,7 @@ func (b *Builder) fitChoice(cutoffs []time.Time, splits []Split) error {
 			var support uint64
 			buf, obs, dayBuf, support = f.memberChoices(m, td, buf, nil, dayBuf)
 			if len(obs) > 0 && support != 0 {
-				mems = append(mems, choiceMember{obs, support})
+				mems = append(mems, choiceMember{compactObs(obs), support})
 			}
 			for j, c := range buf {
 				if j == 0 || g0.week(buf[j-1].day) != g0.week(c.day) {
@@ -612,11 +648,11 @@ func fitChoiceModel(mems []choiceMember, C int) ChoiceModel {
 			follow[i][k] = 1
 		}
 	}
-	total := 0
+	var total float64
 	for _, mm := range mems {
-		total += len(mm.obs)
 		for _, o := range mm.obs {
-			cnt[o.prev+1][o.k]++
+			cnt[o.prev+1][o.k] += o.n
+			total += o.n
 		}
 	}
 	var sc choiceScratch
@@ -639,11 +675,10 @@ func fitChoiceModel(mems []choiceMember, C int) ChoiceModel {
 				if z <= 0 {
 					continue
 				}
-				d := den[o.prev+1]
-				for k := range C {
-					if o.mask&(1<<k) != 0 {
-						d[k] += sc.pi[k] / z
-					}
+				d, w := den[o.prev+1], o.n/z
+				for m := o.mask; m != 0; m &= m - 1 {
+					k := bits.TrailingZeros64(m)
+					d[k] += w * sc.pi[k]
 				}
 			}
 		}
@@ -681,5 +716,5 @@ func fitChoiceModel(mems []choiceMember, C int) ChoiceModel {
 			bestH, bestLL = h, ll
 		}
 	}
-	return ChoiceModel{Follow: follow, Prior: prior, Habit: bestH, Choices: total, Members: len(mems)}
+	return ChoiceModel{Follow: follow, Prior: prior, Habit: bestH, Choices: int(total), Members: len(mems)}
 }

@@ -73,7 +73,7 @@ func TestFitPrefsFullSets(t *testing.T) {
 	var obs []choiceObs
 	for k, n := range []int{5, 2, 0, 1} {
 		for range n {
-			obs = append(obs, choiceObs{k: int8(k), prev: -1, mask: support})
+			obs = append(obs, choiceObs{k: int8(k), prev: -1, mask: support, n: 1})
 		}
 	}
 	follow := ones(C)
@@ -120,7 +120,7 @@ func TestFitPrefsStationary(t *testing.T) {
 			}
 		}
 		k := ks[r.IntN(len(ks))]
-		obs = append(obs, choiceObs{k: k, prev: prev, mask: mask})
+		obs = append(obs, choiceObs{k: k, prev: prev, mask: mask, n: 1})
 		prev = k
 	}
 	pi, n, den := make([]float64, C), make([]float64, C), make([]float64, C)
@@ -157,7 +157,7 @@ func TestFitPrefsStationary(t *testing.T) {
 // (9/16, 1/16)/(10/16) = (0.9, 0.1) and the marginal likelihood
 // ½·9/16 + ½·1/16 = 5/16.
 func TestFollowPosterior(t *testing.T) {
-	obs := []choiceObs{{k: 0, prev: -1, mask: 3}, {k: 0, prev: 0, mask: 3}, {k: 0, prev: 0, mask: 3}, {k: 1, prev: 1, mask: 3}}
+	obs := []choiceObs{{k: 0, prev: -1, mask: 3, n: 1}, {k: 0, prev: 0, mask: 3, n: 2}, {k: 1, prev: 1, mask: 3, n: 1}}
 	post := make([]float64, 2)
 	ll := followPosterior(obs, 0, []float64{0.5, 0.5}, []float64{1, 1}, 0.5, 3, post)
 	if math.Abs(post[0]-0.9) > 1e-12 || math.Abs(post[1]-0.1) > 1e-12 {
@@ -353,14 +353,14 @@ func TestFitChoiceModelRecovers(t *testing.T) {
 			for ; k < C-1 && u > w[k]; k++ {
 				u -= w[k]
 			}
-			obs = append(obs, choiceObs{k: int8(k), prev: prev, mask: mask})
+			obs = append(obs, choiceObs{k: int8(k), prev: prev, mask: mask, n: 1})
 			prev = int8(k)
 		}
 		sims = append(sims, sim{obs[:perMember-10], obs[perMember-10:]})
 	}
 	var mems []choiceMember
 	for _, s := range sims {
-		mems = append(mems, choiceMember{s.train, full})
+		mems = append(mems, choiceMember{compactObs(slices.Clone(s.train)), full})
 	}
 	cm := fitChoiceModel(mems, C)
 	if cm.Habit < 0.25 || cm.Habit > 0.55 {
@@ -427,4 +427,63 @@ func ones(C int) [][]float64 {
 		}
 	}
 	return out
+}
+
+// TestChoiceCompaction: merging equal choices (compactObs) changes neither
+// the fitted choice model nor a member's preferences and follow-up
+// posterior: every fit weighs an entry by its count.
+func TestChoiceCompaction(t *testing.T) {
+	const C = 4
+	r := rand.New(rand.NewPCG(9, 10))
+	masks := []uint64{0b1111, 0b0111, 0b1010}
+	var mems, raw []choiceMember
+	for range 50 {
+		var obs []choiceObs
+		prev := int8(-1)
+		for range 30 {
+			mask := masks[r.IntN(len(masks))]
+			var ks []int8
+			for k := range C {
+				if mask&(1<<k) != 0 {
+					ks = append(ks, int8(k))
+				}
+			}
+			k := ks[r.IntN(len(ks))]
+			obs = append(obs, choiceObs{k: k, prev: prev, mask: mask, n: 1})
+			prev = k
+		}
+		raw = append(raw, choiceMember{obs, 0b1111})
+		c := compactObs(slices.Clone(obs))
+		if len(c) >= len(obs) {
+			t.Fatalf("nothing merged in %d choices", len(obs))
+		}
+		mems = append(mems, choiceMember{c, 0b1111})
+	}
+	a, b := fitChoiceModel(raw, C), fitChoiceModel(mems, C)
+	close := func(x, y []float64) bool {
+		for i := range x {
+			if math.Abs(x[i]-y[i]) > 1e-9*(1+math.Abs(x[i])) {
+				return false
+			}
+		}
+		return len(x) == len(y)
+	}
+	for p := range a.Follow {
+		if !close(a.Follow[p], b.Follow[p]) {
+			t.Errorf("follow row %d: %v merged, %v not", p, b.Follow[p], a.Follow[p])
+		}
+	}
+	if !close(a.Prior, b.Prior) || a.Habit != b.Habit || a.Choices != b.Choices || a.Choices != 50*30 {
+		t.Errorf("merged %+v, not merged %+v", b, a)
+	}
+	pa, pb := make([]float64, C), make([]float64, C)
+	fa, fb := make([]float64, C), make([]float64, C)
+	n, den := make([]float64, C), make([]float64, C)
+	fitPrefs(raw[0].obs, 0b1111, a.Follow, a.Prior, pa, n, den)
+	fitPrefs(mems[0].obs, 0b1111, a.Follow, a.Prior, pb, n, den)
+	la := followPosterior(raw[0].obs, 1, pa, a.Follow[2], 0.3, 0b1111, fa)
+	lb := followPosterior(mems[0].obs, 1, pb, a.Follow[2], 0.3, 0b1111, fb)
+	if !close(pa, pb) || !close(fa, fb) || math.Abs(la-lb) > 1e-9*math.Abs(la) {
+		t.Errorf("member: π %v / %v, follow-up posterior %v / %v, log marginal %v / %v", pb, pa, fb, fa, lb, la)
+	}
 }
