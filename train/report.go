@@ -399,7 +399,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			o.HiddenChurned, o.HiddenChurnedPositives)
 		if h := o.Hidden; h != nil {
 			p("What the data can show of the churners: each group of matched churners ranked against all %d matched non-churners "+
-				"(docs/evaluation.md, \"Why two bars are still missed\").\n\n", h.NonChurners)
+				"(docs/evaluation.md, \"Why the churn bar is still missed\").\n\n", h.NonChurners)
 			t := &table{head: []string{"churners", "count", "model ROC-AUC", "oracle ROC-AUC"}}
 			for _, g := range h.Groups {
 				t.add(g.Name, fmt.Sprint(g.Churners), fmtNum(g.ModelAUC), fmtNum(g.OracleAUC))

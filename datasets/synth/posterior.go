@@ -11,12 +11,14 @@ import (
 
 // This file computes the observable bound of the next-course prediction:
 // the best prediction of a member's next class category that can be made
-// from what the data shows, under the generator's own prior. The oracle
-// (Truth.NextCategory) knows the member's transition rows; a model sees
-// only the classes the member took. The Bayes posterior predictive over
-// the generator's prior given those classes is the best any model can do
-// with them, so its HR@3 bounds every model's from above (up to the
-// approximations listed in docs/evaluation.md, "The observable bound").
+// from the classes the member took, under the generator's own prior. The
+// oracle (Truth.NextCategory) knows the member's transition rows; a model
+// sees the classes the member took (and more: visits, demographics). The
+// Bayes posterior predictive over the generator's prior given those classes
+// is the best any model can do with them alone, so its HR@3 bounds such
+// models' from above, up to its approximate model of the days ahead
+// (docs/evaluation.md, "The observable bound", where a model that reads
+// more than the classes matches it).
 //
 // The generator draws the next class's category from the member's row
 // trans[prev+1] (member.go) restricted to the categories offered where and
