@@ -283,14 +283,14 @@ func cellBackward(n, H int, a, mask, cp, tc, dh, dc []float32) {
 		dhr, dcr := dh[r*H:(r+1)*H], dc[r*H:(r+1)*H]
 		for j := 0; j < H; j++ {
 			i, f, g, o, t := ai[j], af[j], ag[j], ao[j], tcr[j]
-			dht := m * dhr[j]
+			dht := m * flushTiny(dhr[j])
 			dct := m*dcr[j] + dht*o*(1-t*t)
-			ao[j] = dht * t * o * (1 - o)
-			ai[j] = dct * g * i * (1 - i)
-			ag[j] = dct * i * (1 - g*g)
-			af[j] = dct * cpr[j] * f * (1 - f)
+			ao[j] = flushTiny(dht * t * o * (1 - o))
+			ai[j] = flushTiny(dct * g * i * (1 - i))
+			ag[j] = flushTiny(dct * i * (1 - g*g))
+			af[j] = flushTiny(dct * cpr[j] * f * (1 - f))
 			dhr[j] = (1 - m) * dhr[j]
-			dcr[j] = (1-m)*dcr[j] + dct*f
+			dcr[j] = flushTiny((1-m)*dcr[j] + dct*f)
 		}
 	}
 }
