@@ -256,9 +256,10 @@ func addMaskN(ms []maskN, m uint64, w float64) []maskN {
 
 // memberChoices returns the member's classes before day td as choices in
 // time order, the support (every category the member could take: the home
-// club's and those of every offered set) and the offered sets of the
-// member's class days and the home club's weekdays with their weights.
-// buf is reused.
+// club's and those of every offered set) and the offered sets of the days
+// of the member's first class of a week (weeks ending at td) and of the
+// home club's weekdays, with their weights. buf holds the classes before td
+// in time order; buf, obs and days are reused.
 func (f *Featurizer) memberChoices(m *member, td int32, buf []classEv, obs []choiceObs, days []maskN) ([]classEv, []choiceObs, []maskN, uint64) {
 	tt := &f.tt
 	home := int32(len(tt.offered) - 1)
@@ -277,7 +278,9 @@ func (f *Featurizer) memberChoices(m *member, td int32, buf []classEv, obs []cho
 	var support uint64
 	obs, days = obs[:0], days[:0]
 	prev := int8(-1)
-	g0 := grid{phase: phaseOf(f.cfg.WeekStart)}
+	// Weeks that end at td: the label is the first class after td, as a
+	// week's first class is the first after its start.
+	g0 := grid{phase: int32(floorMod(int64(td), 7))}
 	for i, c := range buf {
 		k := int8(f.courseCat[c.course])
 		club := tt.club[c.course]
