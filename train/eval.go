@@ -16,6 +16,7 @@ import (
 	"retain/datasets"
 	"retain/datasets/synth"
 	"retain/features"
+	"retain/model"
 )
 
 // EvalOptions tunes Evaluate. A nil *EvalOptions means defaults.
@@ -23,6 +24,9 @@ type EvalOptions struct {
 	// History is the model's training history (from its bundle), drawn as
 	// the training loss plot. Default nil: no loss plot.
 	History []EpochStats
+	// NextBlend is the model's next-category pool (from its bundle), for
+	// the report. Default nil: none reported.
+	NextBlend *model.NextBlend
 	// Logistic tunes the logistic-regression baseline. Default nil:
 	// LogisticOptions defaults.
 	Logistic *LogisticOptions
@@ -127,6 +131,8 @@ type Report struct {
 	Notes []string
 	// History is the model's training history (EvalOptions.History).
 	History []EpochPoint `json:",omitempty"`
+	// NextBlend is the model's next-category pool (EvalOptions.NextBlend).
+	NextBlend *model.NextBlend `json:",omitempty"`
 	// Plots are the PNG files WritePlots wrote, PlotNotes what it left
 	// out and why.
 	Plots     []string `json:",omitempty"`
@@ -392,6 +398,7 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 			o.Bootstrap = opts.Bootstrap
 		}
 		o.History = opts.History
+		o.NextBlend = opts.NextBlend
 		o.Logistic = opts.Logistic
 		o.Seed = opts.Seed
 		o.ModelFingerprint = opts.ModelFingerprint
@@ -448,7 +455,7 @@ func Evaluate(ctx context.Context, featuresPath string, m Predictor, truthPath s
 	rep := &Report{
 		Features: featuresPath, Truth: truthPath, Source: hdr.Source,
 		Label: string(spec.Config.Label.Kind), HorizonWeeks: spec.Config.HorizonWeeks,
-		Categories: slices.Clone(spec.Categories), History: epochPoints(o.History),
+		Categories: slices.Clone(spec.Categories), History: epochPoints(o.History), NextBlend: o.NextBlend,
 		RecencyFlagDays: spec.Config.Flags.CallbackDays,
 		Baselines:       bl.info,
 	}

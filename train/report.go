@@ -483,6 +483,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		ht.markdown(bw)
 	}
+	if nb := r.NextBlend; nb != nil && !nb.Identity() {
+		p("## Next-category pool\n\n")
+		p("The model's next-category distribution is softmax(A·z + B·c) of the network's logits z and the features' choice columns c (docs/model-bundle.md): A = %s, B = %s, fitted on %d validation examples, whose next-class cross-entropy went from %s (the network alone) to %s.\n\n",
+			fmtNum(Num(nb.A)), fmtNum(Num(nb.B)), nb.Examples, fmtNum(Num(nb.LogLossBefore)), fmtNum(Num(nb.LogLossAfter)))
+	}
 
 	if len(r.Plots) > 0 || len(r.PlotNotes) > 0 {
 		p("## Plots\n\n")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"retain/model"
 )
 
 var updateEval = flag.Bool("update-eval", false, "rewrite the evaluation report golden files in testdata/")
@@ -80,8 +82,9 @@ func evalHandReport() *Report {
 				{Lo: 1, Hi: 5, N: 300, HR3: []Num{0.69, 0.61, 0.82}},
 				{Lo: 6, Hi: -1, N: 500, HR3: []Num{0.77, 0.78, 0.82}},
 			}}},
-		History: epochPoints([]EpochStats{{Epoch: 1, TrainLoss: 2, ValLoss: 2.1, ValChurnAUC: math.NaN(), Seconds: 3}}),
-		Notes:   []string{"a note"},
+		History:   epochPoints([]EpochStats{{Epoch: 1, TrainLoss: 2, ValLoss: 2.1, ValChurnAUC: math.NaN(), Seconds: 3}}),
+		NextBlend: &model.NextBlend{A: 0.25, B: 0.75, Column: 3, Examples: 400, LogLossBefore: 1.7, LogLossAfter: 1.65},
+		Notes:     []string{"a note"},
 	}
 	r.bars()
 	// Intervals as the bootstrap would give them (hand-made; the margins

@@ -96,6 +96,9 @@ func runEvaluate(args []string, stdout, stderr io.Writer) error {
 		bundle, cfg = b, b.Spec.Config
 		o.ModelFingerprint = b.DataFingerprint
 		o.History = bundleHistory(b)
+		if !b.NextBlend.Identity() {
+			o.NextBlend = &b.NextBlend
+		}
 	} else {
 		fmt.Fprintln(stderr, "retain evaluate: no --model: baselines and oracle only")
 	}
