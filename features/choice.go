@@ -54,6 +54,9 @@ const (
 	// of a week's first class (weight 1 each) in the model of where and
 	// when the next class is taken.
 	choiceDayPrior = 12.0
+	// choiceVisitWeight is the weight of the day of each week's first
+	// visit (open gym included) beside the days of first classes.
+	choiceVisitWeight = 0.25
 	// choiceIters is the most MM iterations of a member's preferences;
 	// they stop once no preference moves by choiceTol or more.
 	choiceIters = 20
@@ -256,11 +259,12 @@ func addMaskN(ms []maskN, m uint64, w float64) []maskN {
 
 // memberChoices returns the member's classes before day td as choices in
 // time order, the support (every category the member could take: the home
-// club's and those of every offered set) and the offered sets of the days
-// of the member's first class of a week (weeks ending at td) and of the
-// home club's weekdays, with their weights. buf holds the classes before td
-// in time order; buf, obs and days are reused.
-func (f *Featurizer) memberChoices(m *member, td int32, buf []classEv, obs []choiceObs, days []maskN) ([]classEv, []choiceObs, []maskN, uint64) {
+// club's and those of every offered set) and the offered sets, with their
+// weights, of the days of the member's first class of a week (weeks ending
+// at td), of the days of the first visit of a week (grid g's weeks before
+// td's) at the home club, and of the home club's weekdays. buf holds the
+// classes before td in time order; buf, obs and days are reused.
+func (f *Featurizer) memberChoices(g grid, m *member, td int32, buf []classEv, obs []choiceObs, days []maskN) ([]classEv, []choiceObs, []maskN, uint64) {
 	tt := &f.tt
 	home := int32(len(tt.offered) - 1)
 	if m.club >= 0 {
@@ -294,6 +298,22 @@ func (f *Featurizer) memberChoices(m *member, td int32, buf []classEv, obs []cho
 		}
 		support |= mask
 		prev = k
+	}
+	// The day of each week's first visit, open gym included, at the home
+	// club: when the member comes, which a member with few classes shows
+	// only this way.
+	tw := g.week(td)
+	for _, b := range m.att.weeks {
+		if b.week >= tw {
+			break
+		}
+		if b.days == 0 {
+			continue
+		}
+		d0 := int32(bits.TrailingZeros8(b.days))
+		if o := tt.offered[home][weekdayOf(g.start(b.week)+d0)]; o != 0 {
+			days = addMaskN(days, o, choiceVisitWeight)
+		}
 	}
 	for wd := range 7 {
 		if o := tt.offered[home][wd]; o != 0 {
@@ -424,7 +444,7 @@ func maskSum(pi, w []float64, mask uint64) float64 {
 // classes before td, and w the posterior of the favourite follow-up f given
 // the classes that followed one of category p (followPosterior). 0 for
 // every category when nothing is offered.
-func (f *Featurizer) choiceAt(m *member, td int32, dst []float32) {
+func (f *Featurizer) choiceAt(g grid, m *member, td int32, dst []float32) {
 	C := f.nCat
 	clear(dst[:C])
 	if !f.tt.ok || C == 0 {
@@ -434,7 +454,7 @@ func (f *Featurizer) choiceAt(m *member, td int32, dst []float32) {
 	defer choicePool.Put(sc)
 	sc.init(C)
 	var support uint64
-	sc.buf, sc.obs, sc.days, support = f.memberChoices(m, td, sc.buf, sc.obs, sc.days)
+	sc.buf, sc.obs, sc.days, support = f.memberChoices(g, m, td, sc.buf, sc.obs, sc.days)
 	if support == 0 {
 		return
 	}
@@ -606,7 +626,7 @@ func (b *Builder) fitChoice(cutoffs []time.Time, splits []Split) error {
 			}
 			var obs []choiceObs
 			var support uint64
-			buf, obs, dayBuf, support = f.memberChoices(m, td, buf, nil, dayBuf)
+			buf, obs, dayBuf, support = f.memberChoices(b.g, m, td, buf, nil, dayBuf)
 			if len(obs) > 0 && support != 0 {
 				mems = append(mems, choiceMember{compactObs(obs), support})
 			}

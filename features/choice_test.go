@@ -487,3 +487,39 @@ func TestChoiceCompaction(t *testing.T) {
 		t.Errorf("member: π %v / %v, follow-up posterior %v / %v, log marginal %v / %v", pb, pa, fb, fa, lb, la)
 	}
 }
+
+// TestChoiceVisitDays: the days a member comes, open gym included, weigh
+// the offered sets of the next class. Hand case with the timetable of
+// fittedChoiceFeaturizer (north: yoga Monday and Wednesday, cycling
+// Tuesday, boxing Thursday; no class Friday to Sunday) and a member with
+// no class: the prediction is the weights' shares, each day offering one
+// category. Eight weeks of Monday visits weigh 8 × 0.25 = 2 for yoga; the
+// home club's weekdays 12 × (0.3 + 0.2) = 6 for yoga, 12 × 0.3 = 3.6 for
+// cycling and 12 × 0.1 = 1.2 for boxing: P = (1.2, 3.6, 8)/12.8 over
+// boxing, cycling, yoga. With the visits on Tuesdays cycling gets the 2.
+func TestChoiceVisitDays(t *testing.T) {
+	_, f := fittedChoiceFeaturizer(t)
+	for _, c := range []struct {
+		first time.Time
+		want  []float64
+	}{
+		{date(2024, 1, 8), []float64{1.2 / 12.8, 3.6 / 12.8, 8 / 12.8}},
+		{date(2024, 1, 9), []float64{1.2 / 12.8, 5.6 / 12.8, 6 / 12.8}},
+	} {
+		b := newHistory(datasets.Member{MemberID: "m", JoinedAt: at(2024, 1, 2, 8), HomeClub: "north", ContractType: datasets.ContractMonthly, ContractStart: date(2024, 1, 2)})
+		for w := range 8 {
+			b.visit(c.first.AddDate(0, 0, 7*w).Add(8*time.Hour), "", 60)
+		}
+		ex, err := f.Compute(&b.h, date(2024, 3, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := choiceProbs(choiceCols(f.Spec(), ex))
+		for k := range got {
+			if math.Abs(got[k]-c.want[k]) > 1e-6 {
+				t.Errorf("visits from %s: P = %v, want %v", c.first.Format(time.DateOnly), got, c.want)
+				break
+			}
+		}
+	}
+}

@@ -323,7 +323,7 @@ func (f *Featurizer) staticAt(g grid, m *member, td int32, in *Indicators, dst [
 	o += f.nCat + 1
 	f.habitsAt(g, m, td, dst[o:])
 	o += habitWidth(f.nCat)
-	f.choiceAt(m, td, dst[o:])
+	f.choiceAt(g, m, td, dst[o:])
 }
 
 // lastClassCat returns the category index of the member's last class

@@ -49,6 +49,7 @@ type weekAgg struct {
 	visits      uint8
 	openGym     uint8
 	lastDay     uint8 // day within the week (0..6) of the last visit
+	days        uint8 // bit d: a visit on day d (0..6) of the week
 	firstCourse int16 // course index of the week's first class; courseOpenGym if none
 	lastClass   int32 // like firstClass, for the week's last class
 	lastCourse  int16 // course index of the week's last class; courseOpenGym if none
@@ -114,9 +115,11 @@ func (s *attState) addVisit(g grid, nCat int, day int32, ts int64, course, cat i
 	if minutes > 0 {
 		b.minutes = uint16(min(int(b.minutes)+minutes, math.MaxUint16))
 	}
-	if d := uint8(day - g.start(w)); d > b.lastDay {
+	d := uint8(day - g.start(w))
+	if d > b.lastDay {
 		b.lastDay = d
 	}
+	b.days |= 1 << d
 	if course == courseOpenGym {
 		if b.openGym < math.MaxUint8 {
 			b.openGym++
