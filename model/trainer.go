@@ -319,7 +319,9 @@ const tinyValue = 0x1p-60
 // products became 6 to 12 times slower from the second epoch on. Values
 // that small change no float32 sum of the network's activations or
 // gradients, so the weights with their moments (Trainer.update, Average)
-// and the gradients of the cell (cellBackward) are flushed to 0.
+// and the gradients of the cell (cellBackward, with the branchless
+// flushTinyFast: a branch per element there made training 40 % slower) are
+// flushed to 0.
 func flushTiny(x float32) float32 {
 	if x > -tinyValue && x < tinyValue {
 		return 0
