@@ -402,6 +402,7 @@ func fitPrefs(obs []choiceObs, support uint64, follow [][]float64, prior, pi, n,
 	}
 }
 
+// normalize scales v to sum 1 (leaves it when its sum is not positive).
 func normalize(v []float64) {
 	var s float64
 	for _, x := range v {
@@ -439,8 +440,9 @@ func maskSum(pi, w []float64, mask uint64) float64 {
 //
 // p the category of the member's last class before td (the row of no class
 // before when there was none), q_O the weights of the offered sets of the
-// days of the member's first class of a week before td (1 each) and of the
-// home club's weekdays (choiceDayPrior in all), π fitted to the member's
+// days of the member's first class of a week before td (1 each), of its
+// first visit of a week (choiceVisitWeight each) and of the home club's
+// weekdays (choiceDayPrior in all; memberChoices), π fitted to the member's
 // classes before td, and w the posterior of the favourite follow-up f given
 // the classes that followed one of category p (followPosterior). 0 for
 // every category when nothing is offered.
