@@ -473,22 +473,32 @@ func (b *Builder) fitLTV(cutoffs []time.Time, splits []Split) error {
 	neverPaid := 0
 	for i := 0; i < b.members.len(); i++ {
 		m := b.members.at(i)
-		ms := memberSplitOf(&b.cfg, m.id)
-		for k := len(days) - 1; k >= 0; k-- {
-			td := days[k]
-			if exampleSplit(&b.cfg, ms, k, len(days), splits[k]) != SplitTrain || m.join >= td {
-				continue
-			}
-			if c, ok := paymentSummary(m.tx.txs, b.g.week(td), b.f.scale); ok {
-				cs = append(cs, c)
-				ids = append(ids, m.id)
-			} else {
-				neverPaid++
-			}
-			break
+		td, ok := b.lastTrainCutoff(m, days, splits)
+		if !ok {
+			continue
+		}
+		if c, ok := paymentSummary(m.tx.txs, b.g.week(td), b.f.scale); ok {
+			cs = append(cs, c)
+			ids = append(ids, m.id)
+		} else {
+			neverPaid++
 		}
 	}
 	return b.setLTV(fitLTV(&b.cfg, sampleLTV(&b.cfg, ids, cs), len(cs), neverPaid))
+}
+
+// lastTrainCutoff returns the latest of the cutoff days at which member m
+// has a training example (joined by then), and false when there is none:
+// the point up to which the fits on the training split (fitLTV, fitChoice)
+// read the member's history.
+func (b *Builder) lastTrainCutoff(m *member, days []int32, splits []Split) (int32, bool) {
+	ms := memberSplitOf(&b.cfg, m.id)
+	for k := len(days) - 1; k >= 0; k-- {
+		if td := days[k]; exampleSplit(&b.cfg, ms, k, len(days), splits[k]) == SplitTrain && m.join < td {
+			return td, true
+		}
+	}
+	return 0, false
 }
 
 // setLTV stores l in the spec and remakes the Featurizer.

@@ -620,24 +620,20 @@ func (b *Builder) fitChoice(cutoffs []time.Time, splits []Split) error {
 	g0 := grid{phase: phaseOf(f.cfg.WeekStart)}
 	for i := 0; i < b.members.len(); i++ {
 		m := b.members.at(i)
-		ms := memberSplitOf(&b.cfg, m.id)
-		for k := len(days) - 1; k >= 0; k-- {
-			td := days[k]
-			if exampleSplit(&b.cfg, ms, k, len(days), splits[k]) != SplitTrain || m.join >= td {
-				continue
+		td, ok := b.lastTrainCutoff(m, days, splits)
+		if !ok {
+			continue
+		}
+		var obs []choiceObs
+		var support uint64
+		buf, obs, dayBuf, support = f.memberChoices(b.g, m, td, buf, nil, dayBuf)
+		if len(obs) > 0 && support != 0 {
+			mems = append(mems, choiceMember{compactObs(obs), support})
+		}
+		for j, c := range buf {
+			if j == 0 || g0.week(buf[j-1].day) != g0.week(c.day) {
+				weekdays[weekdayOf(c.day)]++
 			}
-			var obs []choiceObs
-			var support uint64
-			buf, obs, dayBuf, support = f.memberChoices(b.g, m, td, buf, nil, dayBuf)
-			if len(obs) > 0 && support != 0 {
-				mems = append(mems, choiceMember{compactObs(obs), support})
-			}
-			for j, c := range buf {
-				if j == 0 || g0.week(buf[j-1].day) != g0.week(c.day) {
-					weekdays[weekdayOf(c.day)]++
-				}
-			}
-			break
 		}
 	}
 	if len(mems) == 0 {
