@@ -186,6 +186,7 @@ func (f *Featurizer) computeUntil(h *History, td, endDay int32) (*Example, error
 		return nil, fmt.Errorf("%w: member %s joined %s, cutoff %s", ErrNotJoined, h.Member.MemberID,
 			h.Member.JoinedAt.Format(time.RFC3339), clk.instant(td).Format(time.RFC3339))
 	}
+	m.att.classes = make([]classEv, 0, len(h.Attendance)) // at most one a visit: no regrowth
 	for i := range h.Attendance {
 		a := &h.Attendance[i]
 		if a.MemberID != h.Member.MemberID {
