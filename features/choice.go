@@ -35,7 +35,9 @@ import (
 // minorise-maximise iteration of Hunter ("MM algorithms for generalized
 // Bradley-Terry models", Annals of Statistics 32, 2004). The next class is
 // predicted over the offered sets of the days on which the member took the
-// first class of a week, since the label is the first class after a cutoff.
+// first class of a week (the label is the first class after a cutoff), of
+// the days of the first visit of a week, and of the home club's weekdays
+// (memberChoices).
 
 // StaticChoicePrefix names the choice features, one per category.
 const StaticChoicePrefix = "choice_log_pred_"
@@ -101,7 +103,7 @@ func (cm *ChoiceModel) check(nCat int) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: choice model: %s", ErrSpec, fmt.Sprintf(format, args...))
 	}
-	finite := func(v float64) bool { return v >= 0 && !math.IsInf(v, 0) }
+	nonNeg := func(v float64) bool { return v >= 0 && !math.IsInf(v, 0) } // false for NaN too
 	if cm.Follow != nil {
 		if len(cm.Follow) != nCat+1 {
 			return bad("follow matrix has %d rows, want %d", len(cm.Follow), nCat+1)
@@ -111,7 +113,7 @@ func (cm *ChoiceModel) check(nCat int) error {
 				return bad("follow matrix row %d has %d columns, want %d", i, len(r), nCat)
 			}
 			for _, v := range r {
-				if !finite(v) {
+				if !nonNeg(v) {
 					return bad("follow matrix row %d holds %v", i, v)
 				}
 			}
@@ -124,7 +126,7 @@ func (cm *ChoiceModel) check(nCat int) error {
 		return bad("%d weekday shares, want 7", len(cm.Weekdays))
 	}
 	for _, v := range append(slices.Clone(cm.Prior), cm.Weekdays...) {
-		if !finite(v) {
+		if !nonNeg(v) {
 			return bad("prior or weekday share %v", v)
 		}
 	}
@@ -132,6 +134,35 @@ func (cm *ChoiceModel) check(nCat int) error {
 		return bad("habit weight %v, want [0, 1)", cm.Habit)
 	}
 	return nil
+}
+
+// ChoiceColumn returns the index in s.Static of the first choice column
+// (StaticChoicePrefix and the first category; the others follow in the
+// categories' order), or -1 when s has none.
+func (s *FeatureSpec) ChoiceColumn() int {
+	if len(s.Categories) == 0 {
+		return -1
+	}
+	return slices.Index(s.Static, StaticChoicePrefix+s.Categories[0])
+}
+
+// onesFollow returns the follow matrix of an unfitted choice model: C+1
+// rows of C ones.
+func onesFollow(C int) [][]float64 {
+	out := make([][]float64, C+1)
+	for i := range out {
+		out[i] = make([]float64, C)
+		for k := range out[i] {
+			out[i][k] = 1
+		}
+	}
+	return out
+}
+
+// firstOfWeek reports whether class i of the time-ordered classes is the
+// first of its week of grid g.
+func firstOfWeek(classes []classEv, i int, g grid) bool {
+	return i == 0 || g.week(classes[i-1].day) != g.week(classes[i].day)
 }
 
 // choiceNames returns the names of the columns choiceAt writes.
@@ -181,13 +212,7 @@ func newTimetable(spec *FeatureSpec, clubIdx map[string]int32) timetable {
 	}
 	tt.follow = spec.Choice.Follow
 	if tt.follow == nil {
-		tt.follow = make([][]float64, nCat+1)
-		for i := range tt.follow {
-			tt.follow[i] = make([]float64, nCat)
-			for k := range tt.follow[i] {
-				tt.follow[i][k] = 1
-			}
-		}
+		tt.follow = onesFollow(nCat)
 	}
 	for i := range spec.Courses {
 		bit := uint64(1) << spec.CourseCategory[i]
@@ -293,8 +318,8 @@ func (f *Featurizer) memberChoices(g grid, m *member, td int32, buf []classEv, o
 		}
 		mask := tt.offered[club][weekdayOf(c.day)] | 1<<k
 		obs = append(obs, choiceObs{k: k, prev: prev, mask: mask, n: 1})
-		if i == 0 || g0.week(buf[i-1].day) != g0.week(c.day) {
-			days = addMaskN(days, mask, 1) // the week's first class
+		if firstOfWeek(buf, i, g0) {
+			days = addMaskN(days, mask, 1)
 		}
 		support |= mask
 		prev = k
@@ -617,7 +642,6 @@ func (b *Builder) fitChoice(cutoffs []time.Time, splits []Split) error {
 	var buf []classEv
 	var dayBuf []maskN
 	weekdays := make([]float64, 7)
-	g0 := grid{phase: phaseOf(f.cfg.WeekStart)}
 	for i := 0; i < b.members.len(); i++ {
 		m := b.members.at(i)
 		td, ok := b.lastTrainCutoff(m, days, splits)
@@ -630,8 +654,9 @@ func (b *Builder) fitChoice(cutoffs []time.Time, splits []Split) error {
 		if len(obs) > 0 && support != 0 {
 			mems = append(mems, choiceMember{compactObs(obs), support})
 		}
+		g0 := grid{phase: int32(floorMod(int64(td), 7))} // weeks ending at td, as memberChoices's
 		for j, c := range buf {
-			if j == 0 || g0.week(buf[j-1].day) != g0.week(c.day) {
+			if firstOfWeek(buf, j, g0) {
 				weekdays[weekdayOf(c.day)]++
 			}
 		}
@@ -658,16 +683,12 @@ func (b *Builder) fitChoice(cutoffs []time.Time, splits []Split) error {
 // members' π refitted with the prior and their favourite follow-ups summed
 // out (followPosterior).
 func fitChoiceModel(mems []choiceMember, C int) ChoiceModel {
-	follow := make([][]float64, C+1)
+	follow := onesFollow(C)
 	cnt := make([][]float64, C+1)
 	den := make([][]float64, C+1)
 	for i := range follow {
-		follow[i] = make([]float64, C)
 		cnt[i] = make([]float64, C)
 		den[i] = make([]float64, C)
-		for k := range follow[i] {
-			follow[i][k] = 1
-		}
 	}
 	var total float64
 	for _, mm := range mems {

@@ -12,7 +12,7 @@ import (
 
 // choiceCols returns the choice features of ex.
 func choiceCols(spec *FeatureSpec, ex *Example) []float32 {
-	o := col(spec.Static, StaticChoicePrefix+spec.Categories[0])
+	o := spec.ChoiceColumn()
 	return ex.Static[o : o+len(spec.Categories)]
 }
 
@@ -76,7 +76,7 @@ func TestFitPrefsFullSets(t *testing.T) {
 			obs = append(obs, choiceObs{k: int8(k), prev: -1, mask: support, n: 1})
 		}
 	}
-	follow := ones(C)
+	follow := onesFollow(C)
 	pi, n, den := make([]float64, C), make([]float64, C), make([]float64, C)
 	for _, prior := range [][]float64{nil, {0.5, 0.25, 0.2, 0.05}} {
 		fitPrefs(obs, support, follow, prior, pi, n, den)
@@ -109,20 +109,7 @@ func TestFitPrefsStationary(t *testing.T) {
 		}
 	}
 	support := uint64(1<<C - 1)
-	var obs []choiceObs
-	prev := int8(-1)
-	for range 40 {
-		mask := uint64(r.IntN(1<<C-1) + 1)
-		var ks []int8
-		for k := range C {
-			if mask&(1<<k) != 0 {
-				ks = append(ks, int8(k))
-			}
-		}
-		k := ks[r.IntN(len(ks))]
-		obs = append(obs, choiceObs{k: k, prev: prev, mask: mask, n: 1})
-		prev = k
-	}
+	obs := randomChoices(r, 40, C, func() uint64 { return uint64(r.IntN(1<<C-1) + 1) })
 	pi, n, den := make([]float64, C), make([]float64, C), make([]float64, C)
 	fitPrefs(obs, support, follow, nil, pi, n, den)
 	var lhs, rhs [C]float64
@@ -377,7 +364,7 @@ func TestFitChoiceModelRecovers(t *testing.T) {
 	ll := func(m ChoiceModel, habit float64) float64 {
 		follow := m.Follow
 		if follow == nil {
-			follow = ones(C)
+			follow = onesFollow(C)
 		}
 		var sum float64
 		pi, n, den, post := make([]float64, C), make([]float64, C), make([]float64, C), make([]float64, C)
@@ -418,17 +405,6 @@ func TestFitChoiceModelRecovers(t *testing.T) {
 	t.Logf("habit %.2f; held-out log likelihood per choice: fitted %.4f, unfitted %.4f", cm.Habit, fitted, unfitted)
 }
 
-func ones(C int) [][]float64 {
-	out := make([][]float64, C+1)
-	for i := range out {
-		out[i] = make([]float64, C)
-		for k := range out[i] {
-			out[i][k] = 1
-		}
-	}
-	return out
-}
-
 // TestChoiceCompaction: merging equal choices (compactObs) changes neither
 // the fitted choice model nor a member's preferences and follow-up
 // posterior: every fit weighs an entry by its count.
@@ -438,20 +414,7 @@ func TestChoiceCompaction(t *testing.T) {
 	masks := []uint64{0b1111, 0b0111, 0b1010}
 	var mems, raw []choiceMember
 	for range 50 {
-		var obs []choiceObs
-		prev := int8(-1)
-		for range 30 {
-			mask := masks[r.IntN(len(masks))]
-			var ks []int8
-			for k := range C {
-				if mask&(1<<k) != 0 {
-					ks = append(ks, int8(k))
-				}
-			}
-			k := ks[r.IntN(len(ks))]
-			obs = append(obs, choiceObs{k: k, prev: prev, mask: mask, n: 1})
-			prev = k
-		}
+		obs := randomChoices(r, 30, C, func() uint64 { return masks[r.IntN(len(masks))] })
 		raw = append(raw, choiceMember{obs, 0b1111})
 		c := compactObs(slices.Clone(obs))
 		if len(c) >= len(obs) {
@@ -522,4 +485,24 @@ func TestChoiceVisitDays(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomChoices returns n choices in sequence, each of a category drawn
+// evenly from an offered set drawn by mask, after the one before.
+func randomChoices(r *rand.Rand, n, C int, mask func() uint64) []choiceObs {
+	var obs []choiceObs
+	prev := int8(-1)
+	for range n {
+		m := mask()
+		var ks []int8
+		for k := range C {
+			if m&(1<<k) != 0 {
+				ks = append(ks, int8(k))
+			}
+		}
+		k := ks[r.IntN(len(ks))]
+		obs = append(obs, choiceObs{k: k, prev: prev, mask: m, n: 1})
+		prev = k
+	}
+	return obs
 }
