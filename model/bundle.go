@@ -361,9 +361,8 @@ func (b *Bundle) Validate() error {
 		if !finite(nb.A) || !finite(nb.B) {
 			return bad("next-category pool A = %v, B = %v", nb.A, nb.B)
 		}
-		want := features.StaticChoicePrefix + b.Spec.Categories[0]
-		if nb.Column < 0 || nb.Column+c.Classes > len(b.Spec.Static) || b.Spec.Static[nb.Column] != want {
-			return bad("next-category pool reads static column %d, which is not %s", nb.Column, want)
+		if want := b.Spec.ChoiceColumn(); want < 0 || nb.Column != want || nb.Column+c.Classes > len(b.Spec.Static) {
+			return bad("next-category pool reads static column %d; the spec's choice columns start at %d", nb.Column, want)
 		}
 	}
 	for k, v := range b.Metrics {

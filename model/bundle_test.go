@@ -93,8 +93,9 @@ func bundleExamples(spec *features.FeatureSpec, n int, seed uint64) []*features.
 
 // TestBundleRoundTrip: Save then Load gives the same bundle and the same
 // predictions bit for bit.
-func TestBundleRoundTrip(t *testing.T) {
-	b := bundleFixture(t)
+// saveLoad saves b to a temporary file and loads it back.
+func saveLoad(t *testing.T, b *Bundle) *Bundle {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "m.rtmb")
 	if err := b.Save(path); err != nil {
 		t.Fatal(err)
@@ -103,6 +104,12 @@ func TestBundleRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return got
+}
+
+func TestBundleRoundTrip(t *testing.T) {
+	b := bundleFixture(t)
+	got := saveLoad(t, b)
 	if got.Config != b.Config || got.Indicators != b.Indicators || got.Summary != b.Summary || got.Calibration != b.Calibration ||
 		got.DataFingerprint != b.DataFingerprint || !got.Created.Equal(b.Created) ||
 		got.Metrics["val_churn_auc"] != 0.75 || string(got.Training) != `{"Hidden":4}` {
@@ -752,20 +759,13 @@ func TestBundleOldFeatures(t *testing.T) {
 // reads another column or non-finite weights.
 func TestBundleNextBlend(t *testing.T) {
 	b := bundleFixture(t)
-	col := slices.Index(b.Spec.Static, features.StaticChoicePrefix+b.Spec.Categories[0])
+	col := b.Spec.ChoiceColumn()
 	if col < 0 {
 		t.Fatalf("no choice column in %v", b.Spec.Static)
 	}
 	plain := *b
 	b.NextBlend = NextBlend{A: 0.3, B: 0.8, Column: col, Examples: 5, LogLossBefore: 1.2, LogLossAfter: 1.1}
-	path := filepath.Join(t.TempDir(), "m.rtmb")
-	if err := b.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := saveLoad(t, b)
 	if got.NextBlend != b.NextBlend {
 		t.Errorf("pool %+v after the round trip, saved %+v", got.NextBlend, b.NextBlend)
 	}

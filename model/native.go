@@ -285,23 +285,14 @@ func cellBackward(n, H int, a, mask, cp, tc, dh, dc []float32) {
 			i, f, g, o, t := ai[j], af[j], ag[j], ao[j], tcr[j]
 			dht := m * dhr[j]
 			dct := m*dcr[j] + dht*o*(1-t*t)
-			ao[j] = flushTinyFast(dht * t * o * (1 - o))
-			ai[j] = flushTinyFast(dct * g * i * (1 - i))
-			ag[j] = flushTinyFast(dct * i * (1 - g*g))
-			af[j] = flushTinyFast(dct * cpr[j] * f * (1 - f))
+			ao[j] = flushTiny(dht * t * o * (1 - o))
+			ai[j] = flushTiny(dct * g * i * (1 - i))
+			ag[j] = flushTiny(dct * i * (1 - g*g))
+			af[j] = flushTiny(dct * cpr[j] * f * (1 - f))
 			dhr[j] = (1 - m) * dhr[j]
-			dcr[j] = flushTinyFast((1-m)*dcr[j] + dct*f)
+			dcr[j] = flushTiny((1-m)*dcr[j] + dct*f)
 		}
 	}
-}
-
-// flushTinyFast is flushTiny without a branch, for the inner loop of
-// cellBackward: the bits of x are cleared when its biased exponent is
-// under 127 − 60, that is when |x| < 2⁻⁶⁰.
-func flushTinyFast(x float32) float32 {
-	b := math.Float32bits(x)
-	e := int32(b>>23) & 0xff
-	return math.Float32frombits(b & uint32((66-e)>>31))
 }
 
 // colSums adds the column sums of the rows×cols matrix a to dst.

@@ -304,10 +304,10 @@ func (t *Trainer) update() {
 	}
 }
 
-// tiny is the magnitude under which flushTiny sets a value to 0: 2⁻⁶⁰
-// (about 8.7·10⁻¹⁹), so that the product of two values that survive it is
-// at least 2⁻¹²⁰, still a normal float32.
-const tinyValue = 0x1p-60
+// tinyExp: flushTiny sets a value under 2^tinyExp (about 8.7·10⁻¹⁹) to 0,
+// so that the product of two values that survive it is at least 2⁻¹²⁰,
+// still a normal float32.
+const tinyExp = -60
 
 // flushTiny returns x, or 0 when |x| < 2⁻⁶⁰. Float32 values under 2⁻¹²⁶
 // (1.2·10⁻³⁸) are subnormal, and every product with one takes a microcode
@@ -319,14 +319,13 @@ const tinyValue = 0x1p-60
 // products became 6 to 12 times slower from the second epoch on. Values
 // that small change no float32 sum of the network's activations or
 // gradients, so the weights with their moments (Trainer.update, Average)
-// and the gradients of the cell (cellBackward, with the branchless
-// flushTinyFast: a branch per element there made training 40 % slower) are
-// flushed to 0.
+// and the gradients of the cell (cellBackward) are flushed to 0. It has no
+// branch (a branch per element in cellBackward made training 40 % slower):
+// the bits of x are cleared when its biased exponent is under 127 + tinyExp.
 func flushTiny(x float32) float32 {
-	if x > -tinyValue && x < tinyValue {
-		return 0
-	}
-	return x
+	b := math.Float32bits(x)
+	e := int32(b>>23) & 0xff
+	return math.Float32frombits(b & uint32((127+tinyExp-1-e)>>31))
 }
 
 // Average folds the current weights into avg, laid out as Params.Data:

@@ -3,9 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
-	"slices"
 
-	"retain/features"
 	"retain/model"
 )
 
@@ -16,15 +14,6 @@ const (
 	// NextBlendNone keeps the network's next-category logits alone.
 	NextBlendNone = "none"
 )
-
-// choiceColumn returns the index in spec.Static of the first choice column
-// (features.StaticChoicePrefix), or -1 when the spec has none.
-func choiceColumn(spec *features.FeatureSpec) int {
-	if len(spec.Categories) == 0 {
-		return -1
-	}
-	return slices.Index(spec.Static, features.StaticChoicePrefix+spec.Categories[0])
-}
 
 // poolRows are the validation examples with a next category: the network's
 // logits z and the choice columns c (C values each) and the label y.

@@ -499,7 +499,7 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 	}
 	res.Validation = validationMetrics(v, cal, y)
 	var blend model.NextBlend
-	if col := choiceColumn(d.spec); o.NextBlend == NextBlendPool && col >= 0 && v.nextN > 0 {
+	if col := d.spec.ChoiceColumn(); o.NextBlend == NextBlendPool && col >= 0 && v.nextN > 0 {
 		ev.pool, ev.poolCol = &poolRows{C: cfg.Classes}, col
 		ev.run(bestParams)
 		rows := ev.pool
