@@ -484,7 +484,16 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	// One validation pass gives the calibration's churn logits and, for
+	// the next-category pool, the rows it is fitted on.
+	col := d.spec.ChoiceColumn()
+	pool := o.NextBlend == NextBlendPool && col >= 0
+	if pool {
+		ev.pool, ev.poolCol = &poolRows{C: cfg.Classes}, col
+	}
 	v := ev.run(bestParams)
+	rows := ev.pool
+	ev.pool = nil
 	z := make([]float64, len(v.logits))
 	for i, l := range v.logits {
 		z[i] = float64(l)
@@ -499,11 +508,7 @@ func Train(ctx context.Context, featuresPath string, opts *Options) (*Result, er
 	}
 	res.Validation = validationMetrics(v, cal, y)
 	var blend model.NextBlend
-	if col := d.spec.ChoiceColumn(); o.NextBlend == NextBlendPool && col >= 0 && v.nextN > 0 {
-		ev.pool, ev.poolCol = &poolRows{C: cfg.Classes}, col
-		ev.run(bestParams)
-		rows := ev.pool
-		ev.pool = nil
+	if pool && v.nextN > 0 {
 		if blend, err = fitNextBlend(rows); err != nil {
 			return nil, err
 		}
